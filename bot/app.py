@@ -1,0 +1,90 @@
+"""The application's parts, built once from settings and closed in reverse order."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.domain.requests import Defaults
+from bot.inference.worker import InferenceWorker
+from bot.queue.backend import InProcessBackend
+from bot.queue.queue import JobQueue
+from bot.services.generation import GenerationService
+from bot.storage.database import Database
+from bot.storage.jobs import JobRepository
+
+if TYPE_CHECKING:
+    from bot.inference.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """Everything a front end (the bot or the CLI) talks to."""
+
+    settings: Settings
+    database: Database
+    jobs: JobRepository
+    worker: InferenceWorker[Engine]
+    queue: JobQueue
+    generation: GenerationService
+
+
+def engine_factory(settings: Settings):  # noqa: ANN201 - returns a thread-side closure
+    """A function that loads the configured engine; it runs on the worker thread."""
+    model = settings.model
+    threads = settings.worker.torch_threads
+
+    def load() -> Engine:
+        import torch
+
+        from bot.inference import load_engine
+
+        if threads:
+            torch.set_num_threads(threads)
+        log.info("loading model %s on %s", model.id, model.device)
+        return load_engine(model.id, device=model.device, dtype=model.dtype,
+                           family=model.family or None, limits=model.limits)
+
+    return load
+
+
+def defaults_from(settings: Settings) -> Defaults:
+    """Request defaults from ``[model]``."""
+    model = settings.model
+    return Defaults(width=model.width, height=model.height, steps=model.steps,
+                    guidance=model.guidance, scheduler=model.scheduler)
+
+
+@contextlib.asynccontextmanager
+async def open_app(settings: Settings, *, sources: Iterable[str],
+                   recover: bool) -> AsyncIterator[App]:
+    """Open the database, load the model on its worker thread, start the queue; close on exit."""
+    # Tokenizers spawn their own thread pool; with one worker thread it only adds contention.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    database = await Database.open(settings.database_path)
+    try:
+        jobs = JobRepository(database)
+        worker: InferenceWorker[Engine] = InferenceWorker(engine_factory(settings))
+        await worker.start()
+        try:
+            queue = JobQueue(jobs, InProcessBackend(worker), settings.output_dir,
+                             sources=sources, compress_level=settings.storage.png_compress_level)
+            generation = GenerationService(queue, defaults=defaults_from(settings),
+                                           limits=settings.model.limits,
+                                           model_id=worker.engine.model_id)
+            await queue.start(recover=recover)
+            try:
+                yield App(settings, database, jobs, worker, queue, generation)
+            finally:
+                await queue.close()
+        finally:
+            await worker.close()
+    finally:
+        await database.close()

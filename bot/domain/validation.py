@@ -1,0 +1,104 @@
+"""Validation of a recipe before any tensor work; every message names the value and the range."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from bot.domain.errors import ValidationError
+from bot.domain.recipe import SCHEDULERS, SEED_MAX, Mode, Recipe
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The configured bounds of a request (from ``[model]`` in the config)."""
+
+    width_min: int = 64
+    width_max: int = 1024
+    height_min: int = 64
+    height_max: int = 1024
+    steps_min: int = 1
+    steps_max: int = 150
+    guidance_min: float = 0.0
+    guidance_max: float = 30.0
+    prompt_max_chars: int = 1000
+
+
+def _check_int_range(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be a whole number between {low} and {high}, "
+                              f"got {value!r}")
+    if not low <= value <= high:
+        raise ValidationError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _check_size(name: str, value: object, low: int, high: int) -> int:
+    size = _check_int_range(name, value, low, high)
+    if size % 8:
+        lower, upper = size - size % 8, size - size % 8 + 8
+        raise ValidationError(f"{name} must be a multiple of 8 between {low} and {high}, "
+                              f"got {size} (try {lower} or {upper})")
+    return size
+
+
+def _check_text(name: str, value: str, max_chars: int, *, required: bool) -> str:
+    text = value.strip()
+    if required and not text:
+        raise ValidationError(f"{name} must not be empty")
+    if len(text) > max_chars:
+        raise ValidationError(f"{name} must be at most {max_chars} characters, "
+                              f"got {len(text)}")
+    return text
+
+
+def min_strength(steps: int) -> float:
+    """The smallest img2img strength that still runs one denoising step at ``steps``."""
+    return math.ceil(1000 / steps) / 1000
+
+
+def _check_strength(strength: float | None, steps: int) -> float:
+    if strength is None:
+        raise ValidationError("strength is required for image-to-image and inpainting")
+    if isinstance(strength, bool) or not isinstance(strength, int | float) or math.isnan(strength):
+        raise ValidationError(f"strength must be a number between 0 and 1, got {strength!r}")
+    if not 0.0 < strength <= 1.0:
+        raise ValidationError(f"strength must be greater than 0 and at most 1, got {strength}")
+    # diffusers runs int(steps * strength) steps; zero steps crashes inside the pipeline.
+    if int(steps * strength) < 1:
+        raise ValidationError(
+            f"strength {strength} with {steps} steps runs no denoising step; "
+            f"use a strength of at least {min_strength(steps)} or more steps")
+    return float(strength)
+
+
+def validate_recipe(recipe: Recipe, limits: Limits) -> Recipe:
+    """Check every value of ``recipe`` against ``limits``; return it normalised (text stripped)."""
+    prompt = _check_text("prompt", recipe.prompt, limits.prompt_max_chars, required=True)
+    negative = _check_text("negative prompt", recipe.negative, limits.prompt_max_chars,
+                           required=False)
+    _check_size("width", recipe.width, limits.width_min, limits.width_max)
+    _check_size("height", recipe.height, limits.height_min, limits.height_max)
+    _check_int_range("steps", recipe.steps, limits.steps_min, limits.steps_max)
+    guidance = recipe.guidance
+    if isinstance(guidance, bool) or not isinstance(guidance, int | float) or math.isnan(guidance):
+        raise ValidationError(f"guidance must be a number between {limits.guidance_min} and "
+                              f"{limits.guidance_max}, got {guidance!r}")
+    if not limits.guidance_min <= guidance <= limits.guidance_max:
+        raise ValidationError(f"guidance must be between {limits.guidance_min} and "
+                              f"{limits.guidance_max}, got {guidance}")
+    if recipe.seed is not None:
+        _check_int_range("seed", recipe.seed, 0, SEED_MAX)
+    if recipe.scheduler not in SCHEDULERS:
+        raise ValidationError(f"scheduler must be one of {', '.join(SCHEDULERS)}, "
+                              f"got {recipe.scheduler!r}")
+    strength = recipe.strength
+    if recipe.mode is not Mode.TXT2IMG:
+        if not recipe.init_image:
+            raise ValidationError(f"{recipe.mode.value} needs an input image")
+        if recipe.mode is Mode.INPAINT and not recipe.mask_image:
+            raise ValidationError("inpaint needs a mask image (white = repaint, black = keep)")
+        strength = _check_strength(recipe.strength, recipe.steps)
+    return dataclasses.replace(recipe, prompt=prompt, negative=negative,
+                               guidance=float(guidance), strength=strength)

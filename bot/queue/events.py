@@ -1,0 +1,40 @@
+"""What the queue tells whoever waits on a job: position, progress, the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from bot.domain.jobs import Job
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class EventKind(StrEnum):
+    """The kinds of job events."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        """True for the events after which nothing more comes."""
+        return self in (EventKind.DONE, EventKind.FAILED, EventKind.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One thing that happened to a job."""
+
+    kind: EventKind
+    job: Job
+    position: int | None = None
+    step: int = 0
+    total: int = 0
+    preview: Image.Image | None = None

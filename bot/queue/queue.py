@@ -1,0 +1,251 @@
+"""The job queue: every job is in the database before anyone is told it is queued.
+
+One dispatcher task takes the next batch by the pure policy in ``bot.domain.scheduling``, marks
+it running, awaits the backend, writes the PNGs on a render thread and records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.domain import scheduling
+from bot.domain.a1111 import format_parameters
+from bot.domain.errors import GenerationCancelled, NeurostreamError
+from bot.domain.jobs import Job, JobState, Requester
+from bot.domain.recipe import Recipe
+from bot.queue.backend import Backend
+from bot.queue.events import EventKind, JobEvent
+from bot.render.png import encode_png, result_filename
+from bot.storage.jobs import JobRepository
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from bot.inference.engine import StepProgress
+
+log = logging.getLogger(__name__)
+
+
+def _write_png(path: Path, image: Image.Image, recipe: Recipe, compress_level: int) -> None:
+    data = encode_png(image, format_parameters(recipe), compress_level=compress_level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # atomic: a crash never leaves half a PNG under the final name
+
+
+class JobQueue:
+    """A persisted, single-dispatcher queue in front of one backend."""
+
+    def __init__(self, jobs: JobRepository, backend: Backend, output_dir: Path, *,
+                 sources: Iterable[str] = ("cli",), max_batch: int = 1,
+                 compress_level: int = 1) -> None:
+        self._jobs = jobs
+        self._backend = backend
+        self._output_dir = output_dir
+        self._sources = frozenset(sources)
+        self._max_batch = max(1, max_batch)
+        self._compress_level = compress_level
+        self._waiting: dict[int, Job] = {}
+        self._running: dict[int, Job] = {}
+        self._cancel_running: threading.Event | None = None
+        self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        # PNG encoding is tens of ms: off the event loop, and off the inference thread.
+        self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, *, recover: bool = True) -> list[Job]:
+        """Start dispatching; with ``recover``, re-queue this queue's unfinished jobs first."""
+        recovered: list[Job] = []
+        if recover:
+            recovered = await self._jobs.requeue_unfinished(self._sources)
+            for job in recovered:
+                self._waiting[job.id] = job
+            if recovered:
+                log.info("re-queued %d unfinished job(s) after a restart", len(recovered))
+        self._dispatcher = asyncio.create_task(self._dispatch_forever(), name="job-dispatcher")
+        self._wake.set()
+        return recovered
+
+    async def close(self) -> None:
+        """Stop dispatching; a running batch is cancelled and its jobs go back to queued."""
+        if self._cancel_running is not None:
+            self._cancel_running.set()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+        self._render_pool.shutdown(wait=True)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def submit(self, recipe: Recipe, requester: Requester, *, parent_id: int | None = None,
+                     priority: int = 0) -> Job:
+        """Record a job (committed) and queue it; the recipe must already be validated."""
+        job = await self._jobs.add(recipe, requester, parent_id=parent_id, priority=priority)
+        self._waiting[job.id] = job
+        self._wake.set()
+        return job
+
+    def waiting(self) -> list[Job]:
+        """Jobs waiting to run, in the order they will run."""
+        return scheduling.ordered(list(self._waiting.values()))
+
+    def running(self) -> list[Job]:
+        """Jobs generating now."""
+        return list(self._running.values())
+
+    def position(self, job_id: int) -> int | None:
+        """1-based place among waiting jobs (0 while running), or None when not in the queue."""
+        if job_id in self._running:
+            return 0
+        return scheduling.position(list(self._waiting.values()), job_id)
+
+    async def cancel(self, job_id: int) -> Job | None:
+        """Cancel a waiting or running job; returns it, or None if it was not in the queue."""
+        if job_id in self._waiting:
+            self._waiting.pop(job_id)
+            job = await self._jobs.transition(job_id, JobState.CANCELLED, finished_at=time.time())
+            self._publish(JobEvent(EventKind.CANCELLED, job))
+            return job
+        if job_id in self._running and self._cancel_running is not None:
+            # The engine checks between steps; the dispatcher records the cancellation.
+            self._cancel_running.set()
+            return self._running[job_id]
+        return None
+
+    def subscribe(self, job_id: int) -> asyncio.Queue[JobEvent]:
+        """A queue of this job's events from now on."""
+        events: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._subscribers.setdefault(job_id, []).append(events)
+        return events
+
+    def unsubscribe(self, job_id: int, events: asyncio.Queue[JobEvent]) -> None:
+        """Stop receiving a job's events."""
+        listeners = self._subscribers.get(job_id, [])
+        if events in listeners:
+            listeners.remove(events)
+        if not listeners:
+            self._subscribers.pop(job_id, None)
+
+    async def wait(self, job_id: int) -> Job:
+        """Wait until the job has finished (done, failed or cancelled) and return it."""
+        events = self.subscribe(job_id)
+        try:
+            job = await self._jobs.get(job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id}")
+            while not job.state.finished:
+                event = await events.get()
+                job = event.job
+                if event.kind.final:
+                    break
+            return job
+        finally:
+            self.unsubscribe(job_id, events)
+
+    # -- dispatching -------------------------------------------------------------------------
+
+    def _publish(self, event: JobEvent) -> None:
+        for events in self._subscribers.get(event.job.id, []):
+            events.put_nowait(event)
+
+    def _publish_positions(self) -> None:
+        for place, job in enumerate(self.waiting(), start=1):
+            if job.id in self._subscribers:
+                self._publish(JobEvent(EventKind.QUEUED, job, position=place))
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            if not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = scheduling.pick_batch(list(self._waiting.values()), self._max_batch)
+            for job in batch:
+                self._waiting.pop(job.id)
+            try:
+                await self._run_batch(batch)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._requeue(batch))
+                raise
+            except Exception:  # the dispatcher must survive anything a batch does
+                log.exception("dispatching jobs %s failed", [job.id for job in batch])
+
+    async def _requeue(self, batch: Sequence[Job]) -> None:
+        for job in batch:
+            current = await self._jobs.get(job.id)
+            if current is not None and current.state is JobState.RUNNING:
+                # A shutdown is not the job's fault: it does not count as an attempt.
+                await self._jobs.transition(job.id, JobState.QUEUED, started_at=None,
+                                            attempts=max(0, current.attempts - 1))
+        self._running.clear()
+
+    async def _run_batch(self, batch: list[Job]) -> None:
+        # 1. Mark running (the attempt is counted before the model is touched).
+        started = time.time()
+        running = []
+        for job in batch:
+            running.append(await self._jobs.transition(job.id, JobState.RUNNING,
+                                                       started_at=started,
+                                                       attempts=job.attempts + 1))
+        self._running = {job.id: job for job in running}
+        cancel = threading.Event()
+        self._cancel_running = cancel
+        for job in running:
+            self._publish(JobEvent(EventKind.STARTED, job, position=0))
+        self._publish_positions()
+
+        def on_progress(progress: StepProgress) -> None:
+            for job in running:
+                self._publish(JobEvent(EventKind.PROGRESS, job, step=progress.step,
+                                       total=progress.total, preview=progress.preview))
+
+        # 2. Generate on the backend.
+        try:
+            result = await self._backend.generate([job.recipe for job in running],
+                                                  on_progress=on_progress, cancel=cancel)
+        except GenerationCancelled:
+            await self._finish(running, JobState.CANCELLED, EventKind.CANCELLED)
+            return
+        except NeurostreamError as error:
+            await self._finish(running, JobState.FAILED, EventKind.FAILED, error=str(error))
+            return
+        except Exception as error:
+            log.exception("job(s) %s failed", [job.id for job in running])
+            await self._finish(running, JobState.FAILED, EventKind.FAILED,
+                               error=f"unexpected error ({type(error).__name__}: {error})")
+            return
+        finally:
+            self._cancel_running = None
+
+        # 3. Write PNGs off the loop, then record each job as done.
+        loop = asyncio.get_running_loop()
+        for job, image, recipe in zip(running, result.images, result.recipes, strict=True):
+            path = self._output_dir / result_filename(job.id, recipe.seed or 0)
+            await loop.run_in_executor(self._render_pool, _write_png, path, image, recipe,
+                                       self._compress_level)
+            done = await self._jobs.transition(
+                job.id, JobState.DONE, recipe=recipe, output_path=str(path),
+                finished_at=time.time(), step_seconds=result.step_seconds)
+            self._running.pop(job.id, None)
+            self._publish(JobEvent(EventKind.DONE, done))
+
+    async def _finish(self, jobs: Sequence[Job], state: JobState, kind: EventKind, *,
+                      error: str | None = None) -> None:
+        for job in jobs:
+            ended = await self._jobs.transition(job.id, state, finished_at=time.time(),
+                                                error=error)
+            self._running.pop(job.id, None)
+            self._publish(JobEvent(kind, ended))

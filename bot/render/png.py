@@ -1,0 +1,43 @@
+"""Image encoding. Blocking (tens of ms): call it off the event loop."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+
+def encode_png(image: Image.Image, parameters: str, *, compress_level: int = 1) -> bytes:
+    """A PNG carrying the A1111 ``parameters`` text chunk (level 1: ~3× faster than default)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", parameters)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def encode_preview(image: Image.Image, *, size: int = 256, quality: int = 70) -> bytes:
+    """A small JPEG preview with no metadata, so no reader mistakes it for a result."""
+    preview = image.convert("RGB")
+    if max(preview.size) != size:
+        scale = size / max(preview.size)
+        preview = preview.resize((max(1, round(preview.width * scale)),
+                                  max(1, round(preview.height * scale))), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    preview.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def read_parameters(source: bytes | Path) -> str | None:
+    """The ``parameters`` text of a PNG (bytes or path), or None."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    with Image.open(stream) as image:
+        image.load()
+        value = image.info.get("parameters")
+    return value if isinstance(value, str) else None
+
+
+def result_filename(job_id: int, seed: int) -> str:
+    """The result file name: job id first so files sort in request order."""
+    return f"job-{job_id:06d}-seed-{seed}.png"

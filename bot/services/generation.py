@@ -1,0 +1,50 @@
+"""Generation: validate a request, record and queue its jobs, follow and cancel them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain.errors import UserError
+from bot.domain.jobs import Job, Requester
+from bot.domain.requests import Defaults, DreamRequest, batch_recipes, build_recipe
+from bot.domain.validation import Limits
+from bot.queue.events import JobEvent
+from bot.queue.queue import JobQueue
+
+
+class GenerationService:
+    """The entry point for ``/dream`` and ``neurostream dream``."""
+
+    def __init__(self, queue: JobQueue, *, defaults: Defaults, limits: Limits,
+                 model_id: str) -> None:
+        self.queue = queue
+        self.defaults = defaults
+        self.limits = limits
+        self.model_id = model_id
+
+    async def dream(self, request: DreamRequest, requester: Requester, *, count: int = 1,
+                    parent_id: int | None = None, priority: int = 0) -> list[Job]:
+        """Validate (nothing is recorded if it fails), then record and queue ``count`` jobs."""
+        recipe = build_recipe(request, defaults=self.defaults, limits=self.limits,
+                              model=self.model_id)
+        return [await self.queue.submit(r, requester, parent_id=parent_id, priority=priority)
+                for r in batch_recipes(recipe, count)]
+
+    def watch(self, job_id: int) -> asyncio.Queue[JobEvent]:
+        """Events of a job (position, progress, the end); call ``unwatch`` when done."""
+        return self.queue.subscribe(job_id)
+
+    def unwatch(self, job_id: int, events: asyncio.Queue[JobEvent]) -> None:
+        """Stop following a job."""
+        self.queue.unsubscribe(job_id, events)
+
+    async def wait(self, job_id: int) -> Job:
+        """Wait for a job to finish."""
+        return await self.queue.wait(job_id)
+
+    async def cancel(self, job_id: int) -> Job:
+        """Cancel a waiting or running job; a UserError if it is not in the queue."""
+        job = await self.queue.cancel(job_id)
+        if job is None:
+            raise UserError(f"job {job_id} is not waiting or running, so it cannot be cancelled")
+        return job
