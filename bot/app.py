@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ class App:
     generation: GenerationService
 
 
-def engine_factory(settings: Settings):  # noqa: ANN201 - returns a thread-side closure
+def engine_factory(settings: Settings) -> Callable[[], Engine]:
     """A function that loads the configured engine; it runs on the worker thread."""
     model = settings.model
     threads = settings.worker.torch_threads

@@ -35,7 +35,8 @@ def integer(low: int, high: int) -> Check:
 def number(low: float, high: float) -> Check:
     """A number within [low, high]."""
     def check(key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not low <= value <= high:
             raise _fail(key, f"a number between {low:g} and {high:g}", value)
         return float(value)
     return check

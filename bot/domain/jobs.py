@@ -48,6 +48,7 @@ class Requester:
     channel_id: int | None = None
     interaction_token: str | None = None
     token_expires_at: float | None = None
+    attachment_limit: int | None = None
     source: str = "cli"
 
 

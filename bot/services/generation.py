@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job, Requester
+from bot.domain.recipe import Recipe
 from bot.domain.requests import Defaults, DreamRequest, batch_recipes, build_recipe
 from bot.domain.validation import Limits
 from bot.queue.events import JobEvent
@@ -22,13 +24,23 @@ class GenerationService:
         self.limits = limits
         self.model_id = model_id
 
+    def prepare(self, request: DreamRequest, *, count: int = 1) -> list[Recipe]:
+        """Validate a request (pure, microseconds: safe before Discord's acknowledgement)."""
+        recipe = build_recipe(request, defaults=self.defaults, limits=self.limits,
+                              model=self.model_id)
+        return batch_recipes(recipe, count)
+
+    async def submit(self, recipes: Sequence[Recipe], requester: Requester, *,
+                     parent_id: int | None = None, priority: int = 0) -> list[Job]:
+        """Record and queue prepared recipes; each job is committed before this returns."""
+        return [await self.queue.submit(r, requester, parent_id=parent_id, priority=priority)
+                for r in recipes]
+
     async def dream(self, request: DreamRequest, requester: Requester, *, count: int = 1,
                     parent_id: int | None = None, priority: int = 0) -> list[Job]:
         """Validate (nothing is recorded if it fails), then record and queue ``count`` jobs."""
-        recipe = build_recipe(request, defaults=self.defaults, limits=self.limits,
-                              model=self.model_id)
-        return [await self.queue.submit(r, requester, parent_id=parent_id, priority=priority)
-                for r in batch_recipes(recipe, count)]
+        return await self.submit(self.prepare(request, count=count), requester,
+                                 parent_id=parent_id, priority=priority)
 
     def watch(self, job_id: int) -> asyncio.Queue[JobEvent]:
         """Events of a job (position, progress, the end); call ``unwatch`` when done."""

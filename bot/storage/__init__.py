@@ -1,4 +1,4 @@
-"""Storage: one SQLite file through aiosqlite, versioned migrations, repositories of domain objects."""
+"""Storage: one SQLite file through aiosqlite, versioned migrations, repositories."""
 
 from bot.storage.database import Database
 from bot.storage.jobs import JobRepository

@@ -14,15 +14,17 @@ from bot.domain.recipe import Recipe
 from bot.storage.database import Database
 
 _COLUMNS = ("id, state, recipe, source, user_id, user_name, guild_id, channel_id, "
-            "interaction_token, token_expires_at, parent_id, priority, attempts, created_at, "
-            "started_at, finished_at, step_seconds, output_path, error, message_id")
+            "interaction_token, token_expires_at, attachment_limit, parent_id, priority, "
+            "attempts, created_at, started_at, finished_at, step_seconds, output_path, error, "
+            "message_id")
 
 
 def _job_from_row(row: aiosqlite.Row) -> Job:
     requester = Requester(user_id=row["user_id"], user_name=row["user_name"],
                           guild_id=row["guild_id"], channel_id=row["channel_id"],
                           interaction_token=row["interaction_token"],
-                          token_expires_at=row["token_expires_at"], source=row["source"])
+                          token_expires_at=row["token_expires_at"],
+                          attachment_limit=row["attachment_limit"], source=row["source"])
     return Job(id=row["id"], recipe=Recipe.from_dict(json.loads(row["recipe"])),
                requester=requester, state=JobState(row["state"]), created_at=row["created_at"],
                parent_id=row["parent_id"], priority=row["priority"], attempts=row["attempts"],
@@ -43,11 +45,12 @@ class JobRepository:
         now = time.time()
         cursor = await self._db.execute(
             "INSERT INTO jobs (state, recipe, source, user_id, user_name, guild_id, channel_id, "
-            "interaction_token, token_expires_at, parent_id, priority, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "interaction_token, token_expires_at, attachment_limit, parent_id, priority, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (JobState.QUEUED.value, json.dumps(recipe.to_dict()), requester.source,
              requester.user_id, requester.user_name, requester.guild_id, requester.channel_id,
-             requester.interaction_token, requester.token_expires_at, parent_id, priority, now))
+             requester.interaction_token, requester.token_expires_at,
+             requester.attachment_limit, parent_id, priority, now))
         await self._db.commit()
         job_id = cursor.lastrowid
         assert job_id is not None

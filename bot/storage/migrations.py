@@ -18,6 +18,7 @@ MIGRATIONS: list[str] = [
         channel_id        INTEGER,
         interaction_token TEXT,
         token_expires_at  REAL,
+        attachment_limit  INTEGER,
         parent_id         INTEGER REFERENCES jobs(id),
         priority          INTEGER NOT NULL DEFAULT 0,
         attempts          INTEGER NOT NULL DEFAULT 0,

@@ -11,7 +11,8 @@ from bot.storage import Database, JobRepository
 from bot.storage.migrations import SCHEMA_VERSION
 
 REQUESTER = Requester(user_id=42, user_name="alice", guild_id=1, channel_id=2,
-                      interaction_token="tok", token_expires_at=1000.0, source="discord")
+                      interaction_token="tok", token_expires_at=1000.0, attachment_limit=1024,
+                      source="discord")
 
 
 async def test_migrates_and_uses_wal(tmp_path: Path) -> None:
