@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bot.cli import EXIT_USAGE, parse_args
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.domain.errors import ConfigError, UserError
 
 NO_TOKEN_HELP = """\
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
             validate_early(settings, args)
             return asyncio.run(dream(settings, args))
-        if args.command == "run":
-            return _run_bot(settings)
+        if args.command in ("run", "sync"):
+            return _run_bot(settings, sync=args.command == "sync")
     except (UserError, ConfigError) as error:
         print(f"neurostream {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -43,15 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _run_bot(settings: object) -> int:
+def _run_bot(settings: Settings, *, sync: bool) -> int:
+    import discord
+
+    from bot.client.bot import run_bot, sync_commands
     from bot.config import discord_token
 
-    if discord_token() is None:
+    token = discord_token()
+    if token is None:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return EXIT_USAGE
-    print("neurostream run: the Discord bot is not part of this build yet; "
-          "use `neurostream dream` meanwhile", file=sys.stderr)
-    return 1
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        asyncio.run(sync_commands(settings, token) if sync else run_bot(settings, token))
+    except discord.LoginFailure:
+        print("neurostream: Discord refused the token in DISCORD_TOKEN (reset it in the "
+              "developer portal and update .env)", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
 
 
 if __name__ == "__main__":

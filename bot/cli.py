@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Start the Discord bot. The token comes from the "
                                           "DISCORD_TOKEN environment variable or a .env file.")
     _add_config(run)
+
+    sync = commands.add_parser("sync", help="sync slash commands with Discord",
+                               description="Sync the slash commands. Dev guilds are synced at "
+                                           "every start; a global sync (every server, up to an "
+                                           "hour to show, rate-limited) only happens here.")
+    sync.add_argument("--global", dest="global_", action="store_true", required=True,
+                      help="sync globally, to every server the bot is in")
+    _add_config(sync)
     return parser
 
 

@@ -69,4 +69,5 @@ class Job:
     step_seconds: float | None = None
     output_path: str | None = None
     error: str | None = None
+    status_message_id: int | None = None
     message_id: int | None = None

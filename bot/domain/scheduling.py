@@ -42,3 +42,15 @@ def position(waiting: Sequence[Job], job_id: int) -> int | None:
         if job.id == job_id:
             return index
     return None
+
+
+def estimate_wait(ahead: Sequence[Job], running_steps_left: int, running_pixels: int,
+                  seconds_per_step_pixel: float) -> float:
+    """Seconds until a job starts: what is left of the running job plus every job ahead.
+
+    Step time is modelled as proportional to the image's pixel count, measured on this machine.
+    """
+    left = running_steps_left * running_pixels
+    for job in ahead:
+        left += job.recipe.steps * job.recipe.width * job.recipe.height
+    return left * seconds_per_step_pixel

@@ -35,6 +35,7 @@ class JobEvent:
     kind: EventKind
     job: Job
     position: int | None = None
+    eta: float | None = None
     step: int = 0
     total: int = 0
     preview: Image.Image | None = None

@@ -57,6 +57,9 @@ class JobQueue:
         self._waiting: dict[int, Job] = {}
         self._running: dict[int, Job] = {}
         self._cancel_running: threading.Event | None = None
+        self._running_step = 0
+        # Measured seconds per denoising step per pixel (exponential average), for ETAs.
+        self._step_cost: float | None = None
         self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -112,6 +115,24 @@ class JobQueue:
             return 0
         return scheduling.position(list(self._waiting.values()), job_id)
 
+    def estimate_wait(self, job_id: int) -> float | None:
+        """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
+        if job_id in self._running:
+            return 0.0
+        if self._step_cost is None:
+            return None
+        waiting = self.waiting()
+        ids = [job.id for job in waiting]
+        if job_id not in ids:
+            return None
+        ahead = waiting[: ids.index(job_id)]
+        running = next(iter(self._running.values()), None)
+        steps_left = pixels = 0
+        if running is not None:
+            steps_left = max(0, running.recipe.steps - self._running_step)
+            pixels = running.recipe.width * running.recipe.height
+        return scheduling.estimate_wait(ahead, steps_left, pixels, self._step_cost)
+
     async def cancel(self, job_id: int) -> Job | None:
         """Cancel a waiting or running job; returns it, or None if it was not in the queue."""
         if job_id in self._waiting:
@@ -164,7 +185,8 @@ class JobQueue:
     def _publish_positions(self) -> None:
         for place, job in enumerate(self.waiting(), start=1):
             if job.id in self._subscribers:
-                self._publish(JobEvent(EventKind.QUEUED, job, position=place))
+                self._publish(JobEvent(EventKind.QUEUED, job, position=place,
+                                      eta=self.estimate_wait(job.id)))
 
     async def _dispatch_forever(self) -> None:
         while True:
@@ -207,7 +229,10 @@ class JobQueue:
             self._publish(JobEvent(EventKind.STARTED, job, position=0))
         self._publish_positions()
 
+        self._running_step = 0
+
         def on_progress(progress: StepProgress) -> None:
+            self._running_step = progress.step
             for job in running:
                 self._publish(JobEvent(EventKind.PROGRESS, job, step=progress.step,
                                        total=progress.total, preview=progress.preview))
@@ -230,7 +255,8 @@ class JobQueue:
         finally:
             self._cancel_running = None
 
-        # 3. Write PNGs off the loop, then record each job as done.
+        # 3. Learn the step cost for ETAs, write PNGs off the loop, record each job as done.
+        self._learn_step_cost(running[0].recipe, result.step_seconds)
         loop = asyncio.get_running_loop()
         for job, image, recipe in zip(running, result.images, result.recipes, strict=True):
             path = self._output_dir / result_filename(job.id, recipe.seed or 0)
@@ -241,6 +267,12 @@ class JobQueue:
                 finished_at=time.time(), step_seconds=result.step_seconds)
             self._running.pop(job.id, None)
             self._publish(JobEvent(EventKind.DONE, done))
+
+    def _learn_step_cost(self, recipe: Recipe, step_seconds: float) -> None:
+        if step_seconds <= 0:
+            return
+        cost = step_seconds / (recipe.width * recipe.height)
+        self._step_cost = cost if self._step_cost is None else 0.7 * self._step_cost + 0.3 * cost
 
     async def _finish(self, jobs: Sequence[Job], state: JobState, kind: EventKind, *,
                       error: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job, Requester
@@ -12,6 +13,23 @@ from bot.domain.requests import Defaults, DreamRequest, batch_recipes, build_rec
 from bot.domain.validation import Limits
 from bot.queue.events import JobEvent
 from bot.queue.queue import JobQueue
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One of a user's jobs in the queue: 0 = generating now, else its place."""
+
+    job: Job
+    position: int
+    eta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """A user's jobs in the queue and how long the whole queue is."""
+
+    entries: list[QueueEntry]
+    total: int
 
 
 class GenerationService:
@@ -54,9 +72,30 @@ class GenerationService:
         """Wait for a job to finish."""
         return await self.queue.wait(job_id)
 
-    async def cancel(self, job_id: int) -> Job:
-        """Cancel a waiting or running job; a UserError if it is not in the queue."""
-        job = await self.queue.cancel(job_id)
+    def status(self, user_id: int | None = None) -> QueueStatus:
+        """The queue as ``user_id`` sees it (None: everyone's jobs)."""
+        jobs = self.queue.running() + self.queue.waiting()
+        entries = [QueueEntry(job, self.queue.position(job.id) or 0,
+                              self.queue.estimate_wait(job.id))
+                   for job in jobs if user_id is None or job.requester.user_id == user_id]
+        return QueueStatus(entries, total=len(jobs))
+
+    async def cancel(self, job_id: int | None, *, user_id: int | None = None,
+                     moderator: bool = False) -> Job:
+        """Cancel a job: the user's own (their newest if ``job_id`` is None), or any for mods."""
+        in_queue = {job.id: job for job in self.queue.running() + self.queue.waiting()}
+        if job_id is None:
+            own = [job for job in in_queue.values() if job.requester.user_id == user_id]
+            if not own:
+                raise UserError("you have no job waiting or running")
+            job_id = max(job.id for job in own)
+        job = in_queue.get(job_id)
         if job is None:
             raise UserError(f"job {job_id} is not waiting or running, so it cannot be cancelled")
-        return job
+        if job.requester.user_id != user_id and not moderator and user_id is not None:
+            raise UserError(f"job {job_id} is someone else's; only members with Manage Messages "
+                            "can cancel it")
+        cancelled = await self.queue.cancel(job_id)
+        if cancelled is None:
+            raise UserError(f"job {job_id} finished before it could be cancelled")
+        return cancelled

@@ -16,7 +16,7 @@ from bot.storage.database import Database
 _COLUMNS = ("id, state, recipe, source, user_id, user_name, guild_id, channel_id, "
             "interaction_token, token_expires_at, attachment_limit, parent_id, priority, "
             "attempts, created_at, started_at, finished_at, step_seconds, output_path, error, "
-            "message_id")
+            "status_message_id, message_id")
 
 
 def _job_from_row(row: aiosqlite.Row) -> Job:
@@ -30,7 +30,8 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
                parent_id=row["parent_id"], priority=row["priority"], attempts=row["attempts"],
                started_at=row["started_at"], finished_at=row["finished_at"],
                step_seconds=row["step_seconds"], output_path=row["output_path"],
-               error=row["error"], message_id=row["message_id"])
+               error=row["error"], status_message_id=row["status_message_id"],
+               message_id=row["message_id"])
 
 
 class JobRepository:
@@ -112,6 +113,18 @@ class JobRepository:
             (JobState.QUEUED.value, JobState.RUNNING.value, *source_list))
         await self._db.commit()
         return await self.in_states([JobState.QUEUED], sources=source_list)
+
+    async def undelivered(self, sources: Iterable[str]) -> list[Job]:
+        """Finished jobs whose user has not been shown the outcome yet (no message recorded)."""
+        source_list = list(sources)
+        marks = ", ".join("?" * len(source_list))
+        async with self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE state IN (?, ?, ?) AND message_id IS NULL "
+                f"AND source IN ({marks}) ORDER BY id",
+                (JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value,
+                 *source_list)) as cursor:
+            rows = await cursor.fetchall()
+        return [_job_from_row(row) for row in rows]
 
     async def children(self, parent_id: int) -> list[Job]:
         """Jobs recorded with ``parent_id`` as their parent (rerolls, variations)."""

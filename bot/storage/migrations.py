@@ -28,6 +28,7 @@ MIGRATIONS: list[str] = [
         step_seconds      REAL,
         output_path       TEXT,
         error             TEXT,
+        status_message_id INTEGER,
         message_id        INTEGER
     );
     CREATE INDEX jobs_by_state ON jobs(state, priority, id);

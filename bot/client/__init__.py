@@ -1,0 +1,1 @@
+"""The Discord side: the bot, delivery of results and the error handler."""

@@ -1,0 +1,1 @@
+"""Discord extensions: each parses options, calls one service and renders the answer."""

@@ -1,0 +1,93 @@
+"""``/dream``: validate (pure), acknowledge, queue, then the delivery keeps the message current."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client.errors import report_error
+from bot.client.requester import requester_from
+from bot.domain.errors import UserError
+from bot.domain.recipe import SCHEDULERS, Recipe
+from bot.domain.requests import DreamRequest
+from bot.render.texts import position_text
+
+if TYPE_CHECKING:
+    from bot.client.bot import NeurostreamBot
+
+SCHEDULER_CHOICES = [app_commands.Choice(name=display, value=key)
+                     for key, display in SCHEDULERS.items()]
+
+
+async def start_job(bot: NeurostreamBot, interaction: discord.Interaction,
+                    recipes: list[Recipe], *, parent_id: int | None = None) -> None:
+    """Acknowledge, record the job, show its place in the queue and hand it to the delivery."""
+    # Defer first: Discord drops an interaction not acknowledged within 3 s.
+    await interaction.response.defer(thinking=True)
+    services = bot.services
+    jobs = await services.generation.submit(recipes, requester_from(interaction),
+                                            parent_id=parent_id)
+    job = jobs[0]
+    place = services.queue.position(job.id)
+    text = ("🎨 generating…" if place == 0 else
+            position_text(place or 1, services.queue.estimate_wait(job.id)))
+    message = await interaction.edit_original_response(content=text)
+    await services.jobs.update(job.id, status_message_id=message.id)
+    assert bot.delivery is not None
+    bot.delivery.follow(job.id)
+
+
+class DreamCog(commands.Cog):
+    """Turn a prompt into an image."""
+
+    def __init__(self, bot: NeurostreamBot) -> None:
+        self.bot = bot
+        if bot.app is not None:
+            _declare_limits(self.dream, bot)
+
+    @app_commands.command(name="dream")
+    @app_commands.describe(
+        prompt="What to draw",
+        negative="What to keep out of the image",
+        width="Image width in pixels, a multiple of 8",
+        height="Image height in pixels, a multiple of 8",
+        steps="Denoising steps: more is slower and often finer",
+        guidance="How closely to follow the prompt (CFG scale)",
+        seed="Seed for a reproducible image (empty: random, shown with the result)",
+        scheduler="Sampler",
+    )
+    @app_commands.choices(scheduler=SCHEDULER_CHOICES)
+    async def dream(self, interaction: discord.Interaction,
+                    prompt: app_commands.Range[str, 1, 6000],
+                    negative: app_commands.Range[str, 0, 6000] | None = None,
+                    width: app_commands.Range[int, 64, 4096] | None = None,
+                    height: app_commands.Range[int, 64, 4096] | None = None,
+                    steps: app_commands.Range[int, 1, 500] | None = None,
+                    guidance: app_commands.Range[float, 0.0, 100.0] | None = None,
+                    seed: app_commands.Range[int, 0, 2**32 - 1] | None = None,
+                    scheduler: str | None = None) -> None:
+        """Turn a prompt into an image."""
+        request = DreamRequest(prompt=prompt, negative=negative, width=width, height=height,
+                               steps=steps, guidance=guidance, seed=seed, scheduler=scheduler)
+        try:
+            recipes = self.bot.services.generation.prepare(request)
+        except UserError as error:
+            await report_error(interaction, error)  # ephemeral, nothing queued
+            return
+        await start_job(self.bot, interaction, recipes)
+
+
+def _declare_limits(command: app_commands.Command[DreamCog, ..., None],
+                    bot: NeurostreamBot) -> None:
+    """Put the configured limits into the synced schema so Discord's client enforces them too."""
+    model = bot.settings.model
+    bounds = {"prompt": (1, model.prompt_max_chars), "negative": (0, model.prompt_max_chars),
+              "width": (64, model.width_max), "height": (64, model.height_max),
+              "steps": (1, model.steps_max), "guidance": (0.0, model.guidance_max)}
+    # discord.py has no public setter for a parameter's range; _params is its own table.
+    for name, (low, high) in bounds.items():
+        parameter = command._params[name]
+        parameter.min_value, parameter.max_value = low, high
