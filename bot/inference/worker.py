@@ -90,8 +90,7 @@ class InferenceWorker(Generic[E]):
     def _run(self) -> None:
         try:
             self._engine = self._factory()
-        except BaseException as error:  # a load error is reported to start(), then we stop
-            log.exception("could not load the model")
+        except BaseException as error:  # a load error is raised by start(), then we stop
             item = self._queue.get()
             item.loop.call_soon_threadsafe(_set_exception, item.future, error)
             return
