@@ -1,0 +1,174 @@
+"""Benchmark: the raw engine call vs the same request through service, job table and worker.
+
+Also measures event-loop lag while generating (a 10 ms ticker) and the cost of the per-step
+preview. Runs alternate (raw, queued, raw, queued, ...) in one process so that machine noise
+hits both sides alike; the ratio of medians is the figure to read.
+
+    python bench/engine.py                       # tiny, 512², 20 steps, 3 runs each
+    python bench/engine.py --model <hub id> --device cuda --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _alternate(engine: Any, request: dict[str, Any], runs: int, workdir: Path,
+                     raw: Any) -> tuple[list[float], list[float], list[float]]:
+    """Alternate raw calls and requests through GenerationService → JobQueue → worker thread."""
+    from bot.domain.jobs import JobState, Requester
+    from bot.domain.requests import Defaults, DreamRequest
+    from bot.inference.worker import InferenceWorker
+    from bot.queue.backend import InProcessBackend
+    from bot.queue.queue import JobQueue
+    from bot.services.generation import GenerationService
+    from bot.storage.database import Database
+    from bot.storage.jobs import JobRepository
+
+    loop = asyncio.get_running_loop()
+    lateness: list[float] = []
+    raw_times: list[float] = []
+    queued_times: list[float] = []
+    database = await Database.open(workdir / "bench.db")
+    worker = InferenceWorker(lambda: engine)
+    await worker.start()
+    queue = JobQueue(JobRepository(database), InProcessBackend(worker), workdir / "out")
+    service = GenerationService(queue, defaults=Defaults(), limits=engine.limits,
+                                model_id=engine.model_id)
+    await queue.start(recover=False)
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lateness.append(max(0.0, loop.time() - before - 0.01))
+
+    try:
+        for _ in range(runs):
+            raw_times.append(raw())  # blocks the loop on purpose: nothing else runs meanwhile
+            stop = asyncio.Event()
+            tick = asyncio.create_task(ticker(stop))
+            start = time.perf_counter()
+            (job,) = await service.dream(DreamRequest(**request), Requester())
+            # A watcher, as the CLI and the bot have: progress events with previews flow.
+            events = service.watch(job.id)
+            done = await service.wait(job.id)
+            queued_times.append(time.perf_counter() - start)
+            service.unwatch(job.id, events)
+            stop.set()
+            await tick
+            assert done.state is JobState.DONE, done.error
+    finally:
+        await queue.close()
+        await worker.close()
+        await database.close()
+    return raw_times, queued_times, lateness
+
+
+def _preview_cost(engine: Any, width: int, height: int) -> float:
+    """Median seconds for one latent→RGB preview at this size."""
+    import torch
+
+    from bot.inference.preview import latent_preview
+
+    latents = torch.randn(1, 4, height // 8, width // 8, device=engine.device, dtype=engine.dtype)
+    timings = []
+    for _ in range(50):
+        start = time.perf_counter()
+        latent_preview(latents, engine.family)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table; write JSON to --json."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = default")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/engine.json"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from bot.inference import load_engine
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    engine = load_engine(args.model, device=args.device, dtype=args.dtype)
+    request = {"prompt": "a lighthouse at dusk, oil painting", "width": args.size,
+               "height": args.size, "steps": args.steps, "guidance": 7.5, "seed": 1234}
+
+    def raw() -> float:
+        start = time.perf_counter()
+        engine.txt2img(**request)
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    raw()  # warm-up: first-call allocations and kernel selection
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_times, queued_times, lateness = asyncio.run(
+            _alternate(engine, request, args.runs, Path(tmp), raw))
+    step_seconds = statistics.median(raw_times) / args.steps
+    preview = _preview_cost(engine, args.size, args.size)
+    result = {
+        "model": args.model, "device": str(engine.device), "dtype": str(engine.dtype),
+        "size": args.size, "steps": args.steps, "runs": args.runs,
+        "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
+        "gpu": torch.cuda.get_device_name(0) if engine.device.type == "cuda" else None,
+        "raw_seconds": raw_times, "queued_seconds": queued_times,
+        "raw_median": statistics.median(raw_times),
+        "queued_median": statistics.median(queued_times),
+        "ratio": statistics.median(queued_times) / statistics.median(raw_times),
+        "loop_lag_max_ms": max(lateness) * 1000 if lateness else None,
+        "loop_lag_p99_ms": _percentile(lateness, 0.99) * 1000 if lateness else None,
+        "preview_ms": preview * 1000,
+        "step_ms": step_seconds * 1000,
+        "preview_share_of_step": preview / step_seconds,
+    }
+    rows = [
+        ("raw engine call, median", f"{result['raw_median']:.3f} s"),
+        ("service + job table + worker, median", f"{result['queued_median']:.3f} s"),
+        ("ratio queued / raw (goal <= 1.05)", f"{result['ratio']:.3f}"),
+        ("event-loop lag max (goal < 50 ms)", f"{result['loop_lag_max_ms']:.1f} ms"),
+        ("event-loop lag p99", f"{result['loop_lag_p99_ms']:.1f} ms"),
+        ("preview per step", f"{result['preview_ms']:.3f} ms"),
+        ("preview / step (goal < 1%)", f"{100 * result['preview_share_of_step']:.3f} %"),
+    ]
+    print(f"{args.model} on {result['device']} ({result['dtype']}), {args.size}², "
+          f"{args.steps} steps, {args.runs} runs each")
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
