@@ -57,7 +57,7 @@ class NeurostreamBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Load the cogs, sync commands to the dev guilds, resume delivering recorded jobs."""
-        self.tree.on_error = on_app_command_error
+        self.tree.error(on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.sync_global:

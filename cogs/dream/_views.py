@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
 
 
-def _reports_errors(callback: Callable[[Any, discord.Interaction], Awaitable[None]]
-                    ) -> Callable[[Any, discord.Interaction], Awaitable[None]]:
+def _reports_errors(callback: Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]
+                    ) -> Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]:
     """Route a button's errors through the one error handler (views have their own path)."""
     @functools.wraps(callback)
     async def wrapper(self: Any, interaction: discord.Interaction) -> None:
