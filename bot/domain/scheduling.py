@@ -1,26 +1,74 @@
-"""Scheduling policy: which waiting jobs run next. Pure, so positions shown equal what runs."""
+"""Scheduling policy: which waiting jobs run next. Pure, so the positions shown equal what runs.
+
+The order, from the most to the least significant:
+
+1. priority — people's jobs before stream jobs;
+2. round — a user's k-th waiting job is in round k, so nobody waits behind more than one job per
+   other active user (round-robin across users);
+3. server fair share — within a round, servers take turns: the first user of every server, then
+   the second user of every server, ... so a busy server cannot fill a whole round;
+4. arrival — older first.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from bot.domain.errors import UserError
 from bot.domain.jobs import Job
 
+PRIORITY_PERSON = 0
+PRIORITY_STREAM = -10
 
-def _order(job: Job) -> tuple[int, int]:
-    # Higher priority first (people before streams), then oldest first.
-    return (-job.priority, job.id)
+
+def _user_key(job: Job) -> tuple[str, int | None, str]:
+    # CLI jobs have no Discord id; they share one "user" per source.
+    requester = job.requester
+    return (requester.source, requester.user_id, "" if requester.user_id else requester.user_name)
+
+
+def _order_keys(waiting: Sequence[Job]) -> dict[int, tuple[int, int, int, int, int]]:
+    by_id = sorted(waiting, key=lambda job: job.id)
+    # Round of each job: its index among its user's waiting jobs of the same priority.
+    counts: dict[tuple[object, ...], int] = defaultdict(int)
+    rounds: dict[int, int] = {}
+    for job in by_id:
+        key = (job.priority, *_user_key(job))
+        rounds[job.id] = counts[key]
+        counts[key] += 1
+    # Within one (priority, round): each server's users in arrival order, servers taking turns.
+    first_arrival: dict[tuple[object, ...], int] = {}
+    for job in by_id:
+        first_arrival.setdefault(_user_key(job), job.id)
+    groups: dict[tuple[int, int], list[Job]] = defaultdict(list)
+    for job in by_id:
+        groups[(job.priority, rounds[job.id])].append(job)
+    keys: dict[int, tuple[int, int, int, int, int]] = {}
+    for (priority, round_), jobs in groups.items():
+        turn_in_guild: dict[int | None, int] = defaultdict(int)
+        guild_arrival: dict[int | None, int] = {}
+        for job in sorted(jobs, key=lambda j: first_arrival[_user_key(j)]):
+            guild = job.requester.guild_id
+            guild_arrival.setdefault(guild, first_arrival[_user_key(job)])
+            keys[job.id] = (-priority, round_, turn_in_guild[guild], guild_arrival[guild],
+                            first_arrival[_user_key(job)])
+            turn_in_guild[guild] += 1
+    return keys
 
 
 def ordered(waiting: Sequence[Job]) -> list[Job]:
     """The waiting jobs in the order they will run."""
-    return sorted(waiting, key=_order)
+    keys = _order_keys(waiting)
+    return sorted(waiting, key=lambda job: (keys[job.id], job.id))
 
 
 def pick_batch(waiting: Sequence[Job], max_batch: int) -> list[Job]:
     """The next job and up to ``max_batch - 1`` later ones that can share its pipeline call.
 
-    A lone job never waits for company: the batch is formed only from jobs already waiting.
+    Only jobs of the same priority join (a stream job never rides with a person's), and a lone
+    job never waits for company: the batch is formed only from jobs already waiting.
     """
     queue = ordered(waiting)
     if not queue:
@@ -31,7 +79,7 @@ def pick_batch(waiting: Sequence[Job], max_batch: int) -> list[Job]:
     for job in queue[1:]:
         if len(batch) >= max_batch:
             break
-        if job.recipe.batch_key() == key:
+        if job.priority == first.priority and job.recipe.batch_key() == key:
             batch.append(job)
     return batch
 
@@ -54,3 +102,24 @@ def estimate_wait(ahead: Sequence[Job], running_steps_left: int, running_pixels:
     for job in ahead:
         left += job.recipe.steps * job.recipe.width * job.recipe.height
     return left * seconds_per_step_pixel
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Admission limits: queued jobs per user and in total (0 = no limit)."""
+
+    per_user: int = 0
+    total: int = 0
+
+
+def check_admission(waiting: Sequence[Job], user_id: int | None, count: int, caps: Caps) -> None:
+    """Refuse (UserError) a request that would pass a cap; the message says the cap and count."""
+    if caps.total and len(waiting) + count > caps.total:
+        raise UserError(f"the queue is full: {len(waiting)} jobs are waiting and the limit is "
+                        f"{caps.total}; try again in a little while")
+    if caps.per_user and user_id is not None:
+        mine = sum(1 for job in waiting
+                   if job.requester.user_id == user_id and job.priority >= PRIORITY_PERSON)
+        if mine + count > caps.per_user:
+            raise UserError(f"you already have {mine} job(s) waiting and the limit is "
+                            f"{caps.per_user} per person; wait for one to finish or /cancel one")

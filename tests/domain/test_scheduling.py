@@ -1,0 +1,94 @@
+"""The scheduling policy: round-robin across users, servers take turns, priorities, caps."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain import Job, JobState, Recipe, Requester, UserError
+from bot.domain.scheduling import (
+    PRIORITY_PERSON,
+    PRIORITY_STREAM,
+    Caps,
+    check_admission,
+    ordered,
+    pick_batch,
+    position,
+)
+
+
+def _job(job_id: int, user: int, guild: int = 1, priority: int = PRIORITY_PERSON,
+         size: int = 512) -> Job:
+    return Job(id=job_id, recipe=Recipe(prompt=f"p{job_id}", width=size, height=size),
+               requester=Requester(user_id=user, guild_id=guild, source="discord"),
+               state=JobState.QUEUED, created_at=float(job_id), priority=priority)
+
+
+jobs_strategy = st.lists(
+    st.tuples(st.integers(1, 6), st.integers(1, 3), st.sampled_from([PRIORITY_PERSON,
+                                                                     PRIORITY_STREAM])),
+    min_size=0, max_size=40,
+).map(lambda specs: [_job(i + 1, user, guild, priority)
+                     for i, (user, guild, priority) in enumerate(specs)])
+
+
+@given(jobs_strategy)
+@settings(max_examples=300, deadline=None)
+def test_nobody_waits_behind_more_than_one_job_per_other_user_per_round(jobs: list[Job]) -> None:
+    order = ordered(jobs)
+    assert sorted(j.id for j in order) == sorted(j.id for j in jobs)
+    seen: Counter[tuple[int | None, int]] = Counter()
+    for index, job in enumerate(order):
+        k = seen[(job.requester.user_id, job.priority)]  # the user's k-th job here (0-based)
+        ahead = Counter(j.requester.user_id for j in order[:index] if j.priority == job.priority)
+        for other, count in ahead.items():
+            if other != job.requester.user_id:
+                assert count <= k + 1, (job, other, count)
+        seen[(job.requester.user_id, job.priority)] += 1
+
+
+@given(jobs_strategy)
+@settings(max_examples=200, deadline=None)
+def test_people_before_streams_and_fifo_per_user(jobs: list[Job]) -> None:
+    order = ordered(jobs)
+    priorities = [job.priority for job in order]
+    assert priorities == sorted(priorities, reverse=True)
+    for user in {job.requester.user_id for job in jobs}:
+        for priority in (PRIORITY_PERSON, PRIORITY_STREAM):
+            ids = [j.id for j in order if j.requester.user_id == user and j.priority == priority]
+            assert ids == sorted(ids)
+
+
+def test_heavy_user_does_not_hold_back_a_light_one() -> None:
+    heavy = [_job(i, user=1) for i in range(1, 11)]
+    light = _job(11, user=2)
+    assert position([*heavy, light], light.id) == 2
+
+
+def test_servers_take_turns_within_a_round() -> None:
+    # Guild 1 has three users, guild 2 one: guild 2's user is served second, not fourth.
+    jobs = [_job(1, user=1, guild=1), _job(2, user=2, guild=1), _job(3, user=3, guild=1),
+            _job(4, user=4, guild=2)]
+    assert [j.id for j in ordered(jobs)] == [1, 4, 2, 3]
+
+
+def test_batch_takes_compatible_jobs_in_policy_order_only() -> None:
+    jobs = [_job(1, user=1), _job(2, user=1, size=256), _job(3, user=2), _job(4, user=3),
+            _job(5, user=4, priority=PRIORITY_STREAM)]
+    assert [j.id for j in pick_batch(jobs, 3)] == [1, 3, 4]
+    assert [j.id for j in pick_batch(jobs, 1)] == [1]
+    assert [j.id for j in pick_batch([_job(9, user=1)], 4)] == [9]  # a lone job goes alone
+    assert pick_batch([], 4) == []
+
+
+def test_caps_refuse_with_the_numbers() -> None:
+    waiting = [_job(i, user=1) for i in range(1, 4)] + [_job(4, user=2)]
+    check_admission(waiting, 2, 1, Caps(per_user=3, total=10))
+    with pytest.raises(UserError, match="you already have 3 job.s. waiting and the limit is 3"):
+        check_admission(waiting, 1, 1, Caps(per_user=3, total=10))
+    with pytest.raises(UserError, match="4 jobs are waiting and the limit is 4"):
+        check_admission(waiting, 3, 1, Caps(per_user=3, total=4))
+    check_admission(waiting, 1, 5, Caps())  # 0 = no limit
