@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.domain.requests import Defaults
+from bot.domain.scheduling import Caps
+from bot.inference.batching import auto_batch_size
 from bot.inference.worker import InferenceWorker
 from bot.queue.backend import InProcessBackend
 from bot.queue.queue import JobQueue
@@ -74,11 +76,18 @@ async def open_app(settings: Settings, *, sources: Iterable[str],
         worker: InferenceWorker[Engine] = InferenceWorker(engine_factory(settings))
         await worker.start()
         try:
+            queue_settings = settings.queue
+            max_batch = queue_settings.max_batch or await worker.call(
+                lambda engine: auto_batch_size(engine, settings.model.width,
+                                               settings.model.height))
             queue = JobQueue(jobs, InProcessBackend(worker), settings.output_dir,
-                             sources=sources, compress_level=settings.storage.png_compress_level)
+                             sources=sources, compress_level=settings.storage.png_compress_level,
+                             max_batch=max_batch, max_attempts=queue_settings.max_attempts,
+                             step_timeout=queue_settings.step_timeout)
+            caps = Caps(per_user=queue_settings.max_per_user, total=queue_settings.max_total)
             generation = GenerationService(queue, defaults=defaults_from(settings),
                                            limits=settings.model.limits,
-                                           model_id=worker.engine.model_id)
+                                           model_id=worker.engine.model_id, caps=caps)
             await queue.start(recover=recover)
             try:
                 yield App(settings, database, jobs, worker, queue, generation)

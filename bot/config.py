@@ -137,6 +137,26 @@ class DiscordSettings:
     dev_guild_ids: tuple[int, ...] = _setting((), snowflakes, "guilds synced at start-up")
 
 
+def batch_size(key: str, value: Any) -> int:
+    """``"auto"`` (0) or a batch size from 1 to 16."""
+    if value == "auto":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise _fail(key, '"auto" or an integer between 1 and 16', value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """``[queue]``: caps, batching and fault handling."""
+
+    max_per_user: int = _setting(5, integer(0, 1000), "queued jobs per person; 0 = no cap")
+    max_total: int = _setting(200, integer(0, 100000), "queued jobs in all; 0 = no cap")
+    max_batch: int = _setting(0, batch_size, '"auto" (1 on CPU, by free memory on GPU) or 1-16')
+    max_attempts: int = _setting(3, integer(1, 20), "starts before a crashing job is failed")
+    step_timeout: float = _setting(300.0, number(1, 86400), "seconds a step may take")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     """``[worker]``: the inference thread."""
@@ -151,6 +171,7 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -174,6 +195,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelSettings,
     "storage": StorageSettings,
     "discord": DiscordSettings,
+    "queue": QueueSettings,
     "worker": WorkerSettings,
 }
 

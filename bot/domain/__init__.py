@@ -5,6 +5,7 @@ from bot.domain.errors import (
     GenerationCancelled,
     GenerationError,
     NeurostreamError,
+    OutOfMemory,
     UserError,
     ValidationError,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Limits",
     "Mode",
     "NeurostreamError",
+    "OutOfMemory",
     "Recipe",
     "Requester",
     "UserError",

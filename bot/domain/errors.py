@@ -31,3 +31,7 @@ class GenerationError(NeurostreamError):
 
 class GenerationCancelled(NeurostreamError):
     """A generation was cancelled between two denoising steps."""
+
+
+class OutOfMemory(GenerationError):
+    """The device ran out of memory; the queue retries a batch at half its size."""

@@ -1,7 +1,9 @@
 """The job queue: every job is in the database before anyone is told it is queued.
 
 One dispatcher task takes the next batch by the pure policy in ``bot.domain.scheduling``, marks
-it running, awaits the backend, writes the PNGs on a render thread and records the outcome.
+it running, awaits the backend (with a watchdog on step progress), writes the PNGs on a render
+thread and records the outcome. Failures are contained: an out-of-memory batch is split in
+halves, any other failing batch is retried job by job, and a failing job fails alone.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.domain import scheduling
 from bot.domain.a1111 import format_parameters
-from bot.domain.errors import GenerationCancelled, NeurostreamError
+from bot.domain.errors import GenerationCancelled, NeurostreamError, OutOfMemory
 from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.recipe import Recipe
 from bot.queue.backend import Backend
@@ -29,9 +32,21 @@ from bot.storage.jobs import JobRepository
 if TYPE_CHECKING:
     from PIL import Image
 
-    from bot.inference.engine import StepProgress
+    from bot.inference.engine import GenerationResult, StepProgress
 
 log = logging.getLogger(__name__)
+
+
+class StepTimeout(NeurostreamError):
+    """A denoising step took longer than the watchdog allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a batch failed, and whether it was the device's memory."""
+
+    reason: str
+    out_of_memory: bool = False
 
 
 def _write_png(path: Path, image: Image.Image, recipe: Recipe, compress_level: int) -> None:
@@ -47,16 +62,20 @@ class JobQueue:
 
     def __init__(self, jobs: JobRepository, backend: Backend, output_dir: Path, *,
                  sources: Iterable[str] = ("cli",), max_batch: int = 1,
-                 compress_level: int = 1) -> None:
+                 compress_level: int = 1, max_attempts: int = 3,
+                 step_timeout: float = 300.0) -> None:
         self._jobs = jobs
         self._backend = backend
         self._output_dir = output_dir
         self._sources = frozenset(sources)
-        self._max_batch = max(1, max_batch)
+        self.max_batch = max(1, max_batch)
         self._compress_level = compress_level
+        self._max_attempts = max_attempts
+        self._step_timeout = step_timeout
         self._waiting: dict[int, Job] = {}
         self._running: dict[int, Job] = {}
         self._cancel_running: threading.Event | None = None
+        self._cancelled: set[int] = set()
         self._running_step = 0
         # Measured seconds per denoising step per pixel (exponential average), for ETAs.
         self._step_cost: float | None = None
@@ -69,9 +88,22 @@ class JobQueue:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, *, recover: bool = True) -> list[Job]:
-        """Start dispatching; with ``recover``, re-queue this queue's unfinished jobs first."""
+        """Start dispatching; with ``recover``, re-queue this queue's unfinished jobs first.
+
+        A job that was running when the process died has used an attempt; one that has used
+        ``max_attempts`` is failed instead (a poison job must not crash the bot forever).
+        """
         recovered: list[Job] = []
         if recover:
+            crashed = await self._jobs.in_states([JobState.RUNNING], sources=self._sources)
+            for job in crashed:
+                if job.attempts >= self._max_attempts:
+                    await self._jobs.transition(
+                        job.id, JobState.FAILED, finished_at=time.time(),
+                        error=f"stopped after {job.attempts} attempts: the bot stopped while "
+                              "rendering this request each time")
+                    log.error("job %d failed as a poison job after %d attempts", job.id,
+                              job.attempts)
             recovered = await self._jobs.requeue_unfinished(self._sources)
             for job in recovered:
                 self._waiting[job.id] = job
@@ -119,19 +151,27 @@ class JobQueue:
         """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
         if job_id in self._running:
             return 0.0
-        if self._step_cost is None:
-            return None
         waiting = self.waiting()
         ids = [job.id for job in waiting]
         if job_id not in ids:
             return None
-        ahead = waiting[: ids.index(job_id)]
+        return self._etas(waiting[: ids.index(job_id) + 1])[-1]
+
+    def _etas(self, order: Sequence[Job]) -> list[float | None]:
+        """Seconds until each job of ``order`` (a prefix of the waiting order) starts."""
+        if self._step_cost is None:
+            return [None] * len(order)
         running = next(iter(self._running.values()), None)
         steps_left = pixels = 0
         if running is not None:
             steps_left = max(0, running.recipe.steps - self._running_step)
             pixels = running.recipe.width * running.recipe.height
-        return scheduling.estimate_wait(ahead, steps_left, pixels, self._step_cost)
+        etas: list[float | None] = []
+        elapsed = scheduling.estimate_wait([], steps_left, pixels, self._step_cost)
+        for job in order:
+            etas.append(elapsed)
+            elapsed += scheduling.estimate_wait([job], 0, 0, self._step_cost)
+        return etas
 
     async def cancel(self, job_id: int) -> Job | None:
         """Cancel a waiting or running job; returns it, or None if it was not in the queue."""
@@ -141,7 +181,9 @@ class JobQueue:
             self._publish(JobEvent(EventKind.CANCELLED, job))
             return job
         if job_id in self._running and self._cancel_running is not None:
-            # The engine checks between steps; the dispatcher records the cancellation.
+            # The engine checks between steps; the dispatcher records the cancellation and puts
+            # the other jobs of the batch back.
+            self._cancelled.add(job_id)
             self._cancel_running.set()
             return self._running[job_id]
         return None
@@ -183,10 +225,10 @@ class JobQueue:
             events.put_nowait(event)
 
     def _publish_positions(self) -> None:
-        for place, job in enumerate(self.waiting(), start=1):
+        order = self.waiting()
+        for place, (job, eta) in enumerate(zip(order, self._etas(order), strict=True), start=1):
             if job.id in self._subscribers:
-                self._publish(JobEvent(EventKind.QUEUED, job, position=place,
-                                      eta=self.estimate_wait(job.id)))
+                self._publish(JobEvent(EventKind.QUEUED, job, position=place, eta=eta))
 
     async def _dispatch_forever(self) -> None:
         while True:
@@ -194,19 +236,39 @@ class JobQueue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = scheduling.pick_batch(list(self._waiting.values()), self._max_batch)
+            batch = scheduling.pick_batch(list(self._waiting.values()), self.max_batch)
             for job in batch:
                 self._waiting.pop(job.id)
             try:
-                await self._run_batch(batch)
+                await self._run_contained(batch)
             except asyncio.CancelledError:
-                await asyncio.shield(self._requeue(batch))
+                await asyncio.shield(self._requeue(list(self._running.values())))
                 raise
             except Exception:  # the dispatcher must survive anything a batch does
                 log.exception("dispatching jobs %s failed", [job.id for job in batch])
 
-    async def _requeue(self, batch: Sequence[Job]) -> None:
-        for job in batch:
+    async def _run_contained(self, batch: list[Job]) -> None:
+        """Run a batch; on failure split it (halves on OOM, else one by one)."""
+        failure = await self._run_batch(batch)
+        if failure is None:
+            return
+        if len(batch) == 1:
+            await self._finish(batch, JobState.FAILED, EventKind.FAILED, error=failure.reason)
+            return
+        # The attempt of a failed batch is not held against its jobs: they run again now.
+        half = len(batch) // 2
+        parts = ([batch[:half], batch[half:]] if failure.out_of_memory
+                 else [[job] for job in batch])
+        log.warning("batch %s failed (%s); retrying as %s", [j.id for j in batch],
+                    failure.reason, [[j.id for j in part] for part in parts])
+        for part in parts:
+            fresh = [await self._jobs.transition(job.id, JobState.QUEUED, started_at=None,
+                                                 attempts=max(0, job.attempts - 1))
+                     for job in part]
+            await self._run_contained(fresh)
+
+    async def _requeue(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
             current = await self._jobs.get(job.id)
             if current is not None and current.state is JobState.RUNNING:
                 # A shutdown is not the job's fault: it does not count as an attempt.
@@ -214,44 +276,39 @@ class JobQueue:
                                             attempts=max(0, current.attempts - 1))
         self._running.clear()
 
-    async def _run_batch(self, batch: list[Job]) -> None:
+    async def _run_batch(self, batch: list[Job]) -> Failure | None:
+        """Run one pipeline call; returns a failure reason, or None when it is all settled."""
         # 1. Mark running (the attempt is counted before the model is touched).
         started = time.time()
-        running = []
-        for job in batch:
-            running.append(await self._jobs.transition(job.id, JobState.RUNNING,
-                                                       started_at=started,
-                                                       attempts=job.attempts + 1))
+        running = [await self._jobs.transition(job.id, JobState.RUNNING, started_at=started,
+                                               attempts=job.attempts + 1) for job in batch]
         self._running = {job.id: job for job in running}
         cancel = threading.Event()
         self._cancel_running = cancel
+        self._cancelled.clear()
+        self._running_step = 0
         for job in running:
             self._publish(JobEvent(EventKind.STARTED, job, position=0))
         self._publish_positions()
 
-        self._running_step = 0
-
-        def on_progress(progress: StepProgress) -> None:
-            self._running_step = progress.step
-            for job in running:
-                self._publish(JobEvent(EventKind.PROGRESS, job, step=progress.step,
-                                       total=progress.total, preview=progress.preview))
-
-        # 2. Generate on the backend.
+        # 2. Generate on the backend, under the step watchdog.
         try:
-            result = await self._backend.generate([job.recipe for job in running],
-                                                  on_progress=on_progress, cancel=cancel)
+            result = await self._generate(running, cancel)
         except GenerationCancelled:
-            await self._finish(running, JobState.CANCELLED, EventKind.CANCELLED)
-            return
+            cancelled = [job for job in running if job.id in self._cancelled]
+            await self._finish(cancelled, JobState.CANCELLED, EventKind.CANCELLED)
+            others = [job for job in running if job.id not in self._cancelled]
+            await self._requeue(others)
+            for job in others:
+                self._waiting[job.id] = job
+            return None
+        except OutOfMemory as error:
+            return Failure(str(error), out_of_memory=True)
         except NeurostreamError as error:
-            await self._finish(running, JobState.FAILED, EventKind.FAILED, error=str(error))
-            return
+            return Failure(str(error))
         except Exception as error:
             log.exception("job(s) %s failed", [job.id for job in running])
-            await self._finish(running, JobState.FAILED, EventKind.FAILED,
-                               error=f"unexpected error ({type(error).__name__}: {error})")
-            return
+            return Failure(f"unexpected error ({type(error).__name__}: {error})")
         finally:
             self._cancel_running = None
 
@@ -267,6 +324,31 @@ class JobQueue:
                 finished_at=time.time(), step_seconds=result.step_seconds)
             self._running.pop(job.id, None)
             self._publish(JobEvent(EventKind.DONE, done))
+        return None
+
+    async def _generate(self, running: list[Job], cancel: threading.Event) -> GenerationResult:
+        last_step = time.monotonic()
+
+        def on_progress(progress: StepProgress) -> None:
+            nonlocal last_step
+            last_step = time.monotonic()
+            self._running_step = progress.step
+            for job in running:
+                self._publish(JobEvent(EventKind.PROGRESS, job, step=progress.step,
+                                       total=progress.total, preview=progress.preview))
+
+        task = asyncio.ensure_future(self._backend.generate(
+            [job.recipe for job in running], on_progress=on_progress, cancel=cancel))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=self._step_timeout / 4)
+            if done:
+                return task.result()
+            if time.monotonic() - last_step > self._step_timeout:
+                # A thread cannot be killed: ask it to stop at the next step and fail the job.
+                cancel.set()
+                task.add_done_callback(lambda t: t.exception())  # retrieved, not logged
+                raise StepTimeout(f"a denoising step took longer than {self._step_timeout:g} s; "
+                                  "the job was stopped")
 
     def _learn_step_cost(self, recipe: Recipe, step_seconds: float) -> None:
         if step_seconds <= 0:

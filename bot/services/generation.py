@@ -10,6 +10,7 @@ from bot.domain.errors import UserError
 from bot.domain.jobs import Job, Requester
 from bot.domain.recipe import Recipe
 from bot.domain.requests import Defaults, DreamRequest, batch_recipes, build_recipe
+from bot.domain.scheduling import Caps, check_admission
 from bot.domain.validation import Limits
 from bot.queue.events import JobEvent
 from bot.queue.queue import JobQueue
@@ -36,17 +37,25 @@ class GenerationService:
     """The entry point for ``/dream`` and ``neurostream dream``."""
 
     def __init__(self, queue: JobQueue, *, defaults: Defaults, limits: Limits,
-                 model_id: str) -> None:
+                 model_id: str, caps: Caps | None = None) -> None:
         self.queue = queue
+        self.caps = caps or Caps()
         self.defaults = defaults
         self.limits = limits
         self.model_id = model_id
 
-    def prepare(self, request: DreamRequest, *, count: int = 1) -> list[Recipe]:
-        """Validate a request (pure, microseconds: safe before Discord's acknowledgement)."""
+    def prepare(self, request: DreamRequest, *, count: int = 1,
+                user_id: int | None = None) -> list[Recipe]:
+        """Validate a request and check the caps (no I/O: safe before Discord's 3 s ack)."""
         recipe = build_recipe(request, defaults=self.defaults, limits=self.limits,
                               model=self.model_id)
-        return batch_recipes(recipe, count)
+        recipes = batch_recipes(recipe, count)
+        self.admit(user_id, len(recipes))
+        return recipes
+
+    def admit(self, user_id: int | None, count: int) -> None:
+        """Refuse (UserError) if ``count`` more jobs would pass the per-user or total cap."""
+        check_admission(self.queue.waiting(), user_id, count, self.caps)
 
     async def submit(self, recipes: Sequence[Recipe], requester: Requester, *,
                      parent_id: int | None = None, priority: int = 0) -> list[Job]:
@@ -57,7 +66,8 @@ class GenerationService:
     async def dream(self, request: DreamRequest, requester: Requester, *, count: int = 1,
                     parent_id: int | None = None, priority: int = 0) -> list[Job]:
         """Validate (nothing is recorded if it fails), then record and queue ``count`` jobs."""
-        return await self.submit(self.prepare(request, count=count), requester,
+        recipes = self.prepare(request, count=count, user_id=requester.user_id)
+        return await self.submit(recipes, requester,
                                  parent_id=parent_id, priority=priority)
 
     def watch(self, job_id: int) -> asyncio.Queue[JobEvent]:

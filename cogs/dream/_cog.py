@@ -73,7 +73,7 @@ class DreamCog(commands.Cog):
         request = DreamRequest(prompt=prompt, negative=negative, width=width, height=height,
                                steps=steps, guidance=guidance, seed=seed, scheduler=scheduler)
         try:
-            recipes = self.bot.services.generation.prepare(request)
+            recipes = self.bot.services.generation.prepare(request, user_id=interaction.user.id)
         except UserError as error:
             await report_error(interaction, error)  # ephemeral, nothing queued
             return

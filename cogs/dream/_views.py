@@ -62,6 +62,7 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         from cogs.dream._cog import start_job
 
         bot, parent = await _job(interaction, self.job_id)
+        bot.services.generation.admit(interaction.user.id, 1)
         await start_job(bot, interaction, [dataclasses.replace(parent.recipe, seed=None)],
                         parent_id=parent.id)
 

@@ -87,7 +87,7 @@ def test_batch_takes_compatible_jobs_in_policy_order_only() -> None:
 def test_caps_refuse_with_the_numbers() -> None:
     waiting = [_job(i, user=1) for i in range(1, 4)] + [_job(4, user=2)]
     check_admission(waiting, 2, 1, Caps(per_user=3, total=10))
-    with pytest.raises(UserError, match="you already have 3 job.s. waiting and the limit is 3"):
+    with pytest.raises(UserError, match=r"you already have 3 job\(s\) waiting and the limit is 3"):
         check_admission(waiting, 1, 1, Caps(per_user=3, total=10))
     with pytest.raises(UserError, match="4 jobs are waiting and the limit is 4"):
         check_admission(waiting, 3, 1, Caps(per_user=3, total=4))
