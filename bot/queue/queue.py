@@ -346,7 +346,7 @@ class JobQueue:
             if time.monotonic() - last_step > self._step_timeout:
                 # A thread cannot be killed: ask it to stop at the next step and fail the job.
                 cancel.set()
-                task.add_done_callback(lambda t: t.exception())  # retrieved, not logged
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # not logged
                 raise StepTimeout(f"a denoising step took longer than {self._step_timeout:g} s; "
                                   "the job was stopped")
 
