@@ -65,15 +65,18 @@ def defaults_from(settings: Settings) -> Defaults:
 
 
 @contextlib.asynccontextmanager
-async def open_app(settings: Settings, *, sources: Iterable[str],
-                   recover: bool) -> AsyncIterator[App]:
-    """Open the database, load the model on its worker thread, start the queue; close on exit."""
+async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
+                   factory: Callable[[], Engine] | None = None) -> AsyncIterator[App]:
+    """Open the database, load the model on its worker thread, start the queue; close on exit.
+
+    ``factory`` replaces the configured model loader (tests and benchmarks share one engine).
+    """
     # Tokenizers spawn their own thread pool; with one worker thread it only adds contention.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     database = await Database.open(settings.database_path)
     try:
         jobs = JobRepository(database)
-        worker: InferenceWorker[Engine] = InferenceWorker(engine_factory(settings))
+        worker: InferenceWorker[Engine] = InferenceWorker(factory or engine_factory(settings))
         await worker.start()
         try:
             queue_settings = settings.queue

@@ -7,8 +7,13 @@ import contextlib
 import logging
 import os
 import signal
+from typing import Any
 
 import discord
+import discord.asset
+import discord.gateway
+import discord.http
+import yarl
 from discord.ext import commands
 
 from bot.app import App, open_app
@@ -21,26 +26,35 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.dream", "cogs.queue")
 
 # Test seams: point discord.py at a local fake of Discord (tests/fake_discord). Never needed
-# in production.
+# in production. discord.py connects straight to DEFAULT_GATEWAY, so the REST base alone is not
+# enough.
 API_BASE_ENV = "NEUROSTREAM_DISCORD_API_BASE"
+GATEWAY_ENV = "NEUROSTREAM_DISCORD_GATEWAY"
+CDN_BASE_ENV = "NEUROSTREAM_DISCORD_CDN_BASE"
 
 
-def apply_api_base_override() -> None:
-    """Honour ``NEUROSTREAM_DISCORD_API_BASE`` (the fake Discord of the tests)."""
-    base = os.environ.get(API_BASE_ENV)
-    if base:
-        discord.http.Route.BASE = base.rstrip("/")
+def apply_endpoint_overrides() -> None:
+    """Honour the ``NEUROSTREAM_DISCORD_*`` variables (the fake Discord of the tests)."""
+    base, gateway = os.environ.get(API_BASE_ENV), os.environ.get(GATEWAY_ENV)
+    if not base or not gateway:
+        return
+    log.warning("using Discord endpoints from the environment: %s, %s", base, gateway)
+    discord.http.Route.BASE = base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+    if cdn := os.environ.get(CDN_BASE_ENV):
+        discord.asset.Asset.BASE = cdn.rstrip("/")
 
 
 class NeurostreamBot(commands.Bot):
     """A ``commands.Bot`` holding the application's services."""
 
-    def __init__(self, app: App | None, settings: Settings, *, sync_global: bool = False) -> None:
+    def __init__(self, app: App | None, settings: Settings, *, sync_global: bool = False,
+                 **options: Any) -> None:
         # Slash commands and buttons need no privileged intents; guilds gives the channel cache.
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(command_prefix=commands.when_mentioned, intents=intents,
-                         help_command=None)
+                         help_command=None, **options)
         self.app = app
         self.settings = settings
         self.sync_global = sync_global
@@ -80,7 +94,7 @@ class NeurostreamBot(commands.Bot):
 
 async def run_bot(settings: Settings, token: str) -> None:
     """Run until SIGINT/SIGTERM; the running job is re-queued and the database closed."""
-    apply_api_base_override()
+    apply_endpoint_overrides()
     async with open_app(settings, sources=("discord",), recover=True) as app:
         bot = NeurostreamBot(app, settings)
         stop = asyncio.Event()
@@ -102,7 +116,7 @@ async def run_bot(settings: Settings, token: str) -> None:
 
 async def sync_commands(settings: Settings, token: str) -> None:
     """Log in, sync the commands globally, log out."""
-    apply_api_base_override()
+    apply_endpoint_overrides()
     bot = NeurostreamBot(None, settings, sync_global=True)
     async with bot:
         await bot.login(token)  # login runs setup_hook, which syncs and returns
