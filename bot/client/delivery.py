@@ -40,12 +40,6 @@ HISTORY_SCAN = 50
 ViewFactory = Callable[[Job], discord.ui.View]
 
 
-def _token_usable(job: Job) -> bool:
-    expires = job.requester.token_expires_at
-    return bool(job.requester.interaction_token) and (
-        expires is None or time.time() < expires - TOKEN_MARGIN)
-
-
 def _is_too_large(error: discord.HTTPException) -> bool:
     return error.status == 413 or error.code == 40005
 
@@ -62,6 +56,8 @@ class Delivery:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-upload")
         self.view_factory: ViewFactory | None = None
+        # Jobs whose interaction token Discord has refused (401/404): no more webhook calls.
+        self._dead_tokens: set[int] = set()
 
     async def start(self) -> None:
         """Follow every unfinished Discord job again and deliver finished, undelivered ones."""
@@ -147,6 +143,15 @@ class Delivery:
 
     # -- talking to Discord ------------------------------------------------------------------
 
+    def _token_usable(self, job: Job) -> bool:
+        expires = job.requester.token_expires_at
+        return (bool(job.requester.interaction_token) and job.id not in self._dead_tokens
+                and (expires is None or time.time() < expires - TOKEN_MARGIN))
+
+    def _note_refusal(self, job: Job, error: discord.HTTPException) -> None:
+        if error.status in (401, 404):
+            self._dead_tokens.add(job.id)
+
     def _webhook(self, job: Job) -> discord.Webhook:
         assert job.requester.interaction_token is not None
         application_id = self._client.application_id
@@ -157,7 +162,7 @@ class Delivery:
     async def _status_message_id(self, job: Job) -> int | None:
         if job.status_message_id is not None:
             return job.status_message_id
-        if not _token_usable(job):
+        if not self._token_usable(job):
             return None
         try:
             original = await self._webhook(job).fetch_message("@original")  # type: ignore[arg-type]
@@ -169,7 +174,7 @@ class Delivery:
     async def _edit_status(self, job: Job, text: str, *,
                            preview: discord.File | None = None) -> None:
         """Edit the waiting message; failures only cost this one update."""
-        if not _token_usable(job):
+        if not self._token_usable(job):
             return
         message_id = await self._status_message_id(job)
         if message_id is None:
@@ -178,6 +183,7 @@ class Delivery:
             await self._webhook(job).edit_message(
                 message_id, content=clip(text), attachments=[preview] if preview else [])
         except discord.HTTPException as error:
+            self._note_refusal(job, error)
             log.warning("could not update the waiting message of job %d: %s", job.id, error)
 
     async def _deliver(self, job: Job) -> None:
@@ -196,13 +202,14 @@ class Delivery:
 
     async def _post_text(self, job: Job, text: str) -> int | None:
         mentions = self._mentions(job)
-        if _token_usable(job) and (message_id := await self._status_message_id(job)):
+        if self._token_usable(job) and (message_id := await self._status_message_id(job)):
             try:
                 await self._webhook(job).edit_message(message_id, content=clip(text),
                                                       attachments=[], view=None,
                                                       allowed_mentions=mentions)
                 return message_id
             except discord.HTTPException as error:
+                self._note_refusal(job, error)
                 log.warning("could not edit the message of job %d: %s", job.id, error)
         return await self._send_to_channel(job, content=clip(text))
 
@@ -236,7 +243,7 @@ class Delivery:
         def file() -> discord.File:
             return discord.File(io.BytesIO(encoded.data), filename=f"{stem}{encoded.suffix}")
 
-        if _token_usable(job) and (message_id := await self._status_message_id(job)):
+        if self._token_usable(job) and (message_id := await self._status_message_id(job)):
             try:
                 await self._webhook(job).edit_message(message_id, content="", embed=embed,
                                                       attachments=[file()], view=view)
@@ -244,6 +251,7 @@ class Delivery:
             except discord.HTTPException as error:
                 if error.status not in (401, 404):  # only a dead token falls back
                     raise
+                self._note_refusal(job, error)
                 log.info("job %d: interaction token no longer valid; posting to the channel",
                          job.id)
         return await self._send_to_channel(job, content=clip(f"{mention} your image is ready"),

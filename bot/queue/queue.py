@@ -79,6 +79,7 @@ class JobQueue:
         self._running_step = 0
         # Measured seconds per denoising step per pixel (exponential average), for ETAs.
         self._step_cost: float | None = None
+        self._live_cost: float | None = None  # from the running job, before the first finishes
         self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -159,7 +160,8 @@ class JobQueue:
 
     def _etas(self, order: Sequence[Job]) -> list[float | None]:
         """Seconds until each job of ``order`` (a prefix of the waiting order) starts."""
-        if self._step_cost is None:
+        cost = self._step_cost or self._live_cost
+        if cost is None:
             return [None] * len(order)
         running = next(iter(self._running.values()), None)
         steps_left = pixels = 0
@@ -167,10 +169,10 @@ class JobQueue:
             steps_left = max(0, running.recipe.steps - self._running_step)
             pixels = running.recipe.width * running.recipe.height
         etas: list[float | None] = []
-        elapsed = scheduling.estimate_wait([], steps_left, pixels, self._step_cost)
+        elapsed = scheduling.estimate_wait([], steps_left, pixels, cost)
         for job in order:
             etas.append(elapsed)
-            elapsed += scheduling.estimate_wait([job], 0, 0, self._step_cost)
+            elapsed += scheduling.estimate_wait([job], 0, 0, cost)
         return etas
 
     async def cancel(self, job_id: int) -> Job | None:
@@ -333,6 +335,8 @@ class JobQueue:
             nonlocal last_step
             last_step = time.monotonic()
             self._running_step = progress.step
+            recipe = running[0].recipe
+            self._live_cost = progress.elapsed / progress.step / (recipe.width * recipe.height)
             for job in running:
                 self._publish(JobEvent(EventKind.PROGRESS, job, step=progress.step,
                                        total=progress.total, preview=progress.preview))

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client.requester import can_manage_messages
-from bot.render.texts import clip, duration, ordinal
+from bot.render.texts import clip, position_text
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
@@ -23,12 +23,8 @@ def render_status(status: QueueStatus) -> str:
     lines = []
     for entry in status.entries:
         prompt = clip(entry.job.recipe.prompt, 60)
-        if entry.position == 0:
-            where = "generating now"
-        else:
-            where = f"{ordinal(entry.position)} in queue"
-            if entry.eta is not None:
-                where += f", about {duration(entry.eta)}"
+        where = ("generating now" if entry.position == 0
+                 else position_text(entry.position, entry.eta))
         lines.append(f"`#{entry.job.id}` {prompt} — {where}")
     lines.append(f"Jobs waiting or running in total: {status.total}.")
     return clip("\n".join(lines))

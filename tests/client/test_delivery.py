@@ -1,0 +1,119 @@
+"""Delivery over the wire-level fake: expired tokens, oversize images, buttons after a restart,
+``/cancel`` and ``/queue``."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+from PIL import Image
+
+from tests.client.conftest import Env
+from tests.client.test_dream import RESULT_TIMEOUT, _is_result, _job_rows, _metadata, _result
+
+
+async def test_expired_token_posts_to_the_channel_with_a_mention(env: Env) -> None:
+    world = env.world
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "late", "width": 128, "height": 128,
+                                              "steps": 10})
+        await handle.wait_original(lambda m: not m.is_loading, timeout=10)
+        env.fake.expire_token(handle)
+        message = await env.fake.wait_for(
+            lambda: next((m for m in env.fake.channel_messages(world.channel)
+                          if _is_result(m) and m.interaction_id is None), None),
+            timeout=RESULT_TIMEOUT, what="result posted to the channel")
+    assert f"<@{world.alice.id}>" in message.content
+    assert message.allowed_mentions is not None
+    assert [str(u) for u in message.allowed_mentions.get("users", [])] == [str(world.alice.id)]
+    assert message.allowed_mentions.get("parse") == []
+    assert _metadata(message)["prompt"] == "late"
+    with sqlite3.connect(env.settings.database_path) as db:
+        (message_id,) = db.execute("SELECT message_id FROM jobs").fetchone()
+    assert message_id == message.id
+
+
+async def test_oversize_image_is_reencoded_with_its_metadata(env: Env) -> None:
+    env.fake.attachment_limit = 150_000  # a 512² PNG of the tiny model's noise is larger
+    world = env.world
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "big", "seed": 3})
+        message = await _result(handle)
+    attachment = message.attachments[0]
+    assert attachment.size <= 150_000
+    assert _metadata(message)["Seed"] == "3"
+    with Image.open(io.BytesIO(attachment.data)) as image:
+        assert image.size == (512, 512)
+    with sqlite3.connect(env.settings.database_path) as db:
+        (path,) = db.execute("SELECT output_path FROM jobs").fetchone()
+    with open(path, "rb") as file:
+        assert len(file.read()) > 150_000  # the stored original stays a full PNG
+
+
+async def test_buttons_work_after_a_restart(env: Env) -> None:
+    world = env.world
+    stranger = env.fake.add_member(world.guild, "bob")
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "a lighthouse", "width": 64,
+                                              "height": 64, "seed": 5})
+        result = await _result(handle)
+    reroll, delete, recipe = result.custom_ids()
+    async with env.run_bot():  # a new process on the same database
+        shown = await env.fake.click(result, recipe, stranger)
+        text = (await shown.wait_original(timeout=10))
+        assert text.is_ephemeral and "/dream prompt:a lighthouse" in text.content
+        assert "seed:5" in text.content and "width:64" in text.content
+
+        again = await env.fake.click(result, reroll, world.alice)
+        child = await _result(again)
+        assert _metadata(child)["prompt"] == "a lighthouse"
+        rows = _job_rows(env)
+        assert len(rows) == 2 and rows[1][3] == rows[0][0]  # recorded as a child job
+
+        refused = await env.fake.click(result, delete, stranger)
+        refusal = await refused.wait_original(timeout=10)
+        assert refusal.is_ephemeral and "only the person who asked" in refusal.content
+        assert not env.fake.get_message(result.id).deleted
+
+        allowed = await env.fake.click(result, delete, world.alice)
+        await allowed.wait_acked(timeout=3)
+        await env.fake.wait_for(lambda: env.fake.get_message(result.id).deleted, timeout=10,
+                                what="result deleted")
+
+
+async def test_cancel_queued_and_running_jobs_and_queue(env: Env) -> None:
+    world = env.world
+    async with env.run_bot():
+        running = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                              {"prompt": "running", "width": 256,
+                                               "height": 256, "steps": 40})
+        await running.wait_original(lambda m: "step" in m.content, timeout=RESULT_TIMEOUT)
+        queued = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "queued", "width": 64, "height": 64})
+        await queued.wait_original(lambda m: "queue" in m.content, timeout=10)
+        running_id, queued_id = (row[0] for row in _job_rows(env))
+
+        status = await env.fake.send_command(world.guild, world.channel, world.alice, "queue")
+        listing = await status.wait_original(timeout=10)
+        assert listing.is_ephemeral
+        assert f"#{running_id}" in listing.content and "generating now" in listing.content
+        assert f"#{queued_id}" in listing.content and "next in queue" in listing.content
+
+        stranger_try = await env.fake.send_command(
+            world.guild, world.channel, env.fake.add_member(world.guild, "eve"), "cancel",
+            {"job": queued_id})
+        assert "someone else's" in (await stranger_try.wait_original(timeout=10)).content
+
+        cancel_queued = await env.fake.send_command(world.guild, world.channel, world.alice,
+                                                    "cancel", {"job": queued_id})
+        assert f"#{queued_id}" in (await cancel_queued.wait_original(timeout=10)).content
+        await queued.wait_original(lambda m: "cancelled" in m.content, timeout=10)
+
+        cancel_running = await env.fake.send_command(world.guild, world.channel, world.mod,
+                                                     "cancel", {"job": running_id})
+        await cancel_running.wait_original(timeout=10)
+        await running.wait_original(lambda m: "cancelled" in m.content, timeout=30)
+    assert [row[1] for row in _job_rows(env)] == ["cancelled", "cancelled"]
