@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
             validate_early(settings, args)
             return asyncio.run(dream(settings, args))
+        if args.command == "queue":
+            from bot.commands.queue import show_queue
+
+            return asyncio.run(show_queue(settings))
         if args.command in ("run", "sync"):
             return _run_bot(settings, sync=args.command == "sync")
     except (UserError, ConfigError) as error:

@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                                           "DISCORD_TOKEN environment variable or a .env file.")
     _add_config(run)
 
+    queue = commands.add_parser("queue", help="list every waiting or running job (admin view)",
+                                description="List every waiting or running job in the bot's "
+                                            "database, in the order the bot will run them, "
+                                            "with user, channel and attempts.")
+    _add_config(queue)
+
     sync = commands.add_parser("sync", help="sync slash commands with Discord",
                                description="Sync the slash commands. Dev guilds are synced at "
                                            "every start; a global sync (every server, up to an "

@@ -14,15 +14,7 @@ from bot.domain.scheduling import Caps, check_admission
 from bot.domain.validation import Limits
 from bot.queue.events import JobEvent
 from bot.queue.queue import JobQueue
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """One of a user's jobs in the queue: 0 = generating now, else its place."""
-
-    job: Job
-    position: int
-    eta: float | None
+from bot.render.queue_view import QueueEntry
 
 
 @dataclass(frozen=True, slots=True)

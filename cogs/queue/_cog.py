@@ -9,25 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client.requester import can_manage_messages
-from bot.render.texts import clip, position_text
+from bot.domain.errors import UserError
+from bot.render.queue_view import member_view, moderator_view
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
-    from bot.services.generation import QueueStatus
-
-
-def render_status(status: QueueStatus) -> str:
-    """The /queue answer."""
-    if not status.entries:
-        return f"You have nothing in the queue. Jobs waiting or running: {status.total}."
-    lines = []
-    for entry in status.entries:
-        prompt = clip(entry.job.recipe.prompt, 60)
-        where = ("generating now" if entry.position == 0
-                 else position_text(entry.position, entry.eta))
-        lines.append(f"`#{entry.job.id}` {prompt} — {where}")
-    lines.append(f"Jobs waiting or running in total: {status.total}.")
-    return clip("\n".join(lines))
 
 
 class QueueCog(commands.Cog):
@@ -37,10 +23,20 @@ class QueueCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="queue")
-    async def queue(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(everyone="Moderators: every waiting job, with user, channel and "
+                                    "attempts")
+    async def queue(self, interaction: discord.Interaction, everyone: bool = False) -> None:
         """Show your jobs in the queue, their places and the expected wait."""
-        status = self.bot.services.generation.status(interaction.user.id)
-        await interaction.response.send_message(render_status(status), ephemeral=True)
+        generation = self.bot.services.generation
+        if everyone:
+            if not can_manage_messages(interaction):
+                raise UserError("the whole queue is for members with Manage Messages; "
+                                "/queue shows your own jobs")
+            text = moderator_view(generation.status().entries)
+        else:
+            status = generation.status(interaction.user.id)
+            text = member_view(status.entries, status.total)
+        await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="cancel")
     @app_commands.describe(job="Job number (from /queue); empty: your newest job")

@@ -90,3 +90,27 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 def test_help_everywhere(tmp_path: Path, args: list[str]) -> None:
     result = _run(args, cwd=tmp_path)
     assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_queue_lists_waiting_jobs_in_policy_order(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.domain import Recipe, Requester
+    from bot.storage import Database, JobRepository
+
+    async def fill() -> None:
+        async with await Database.open(tmp_path / "ns.db") as db:
+            jobs = JobRepository(db)
+            for user in (1, 1, 2):
+                await jobs.add(Recipe(prompt=f"from {user}"),
+                               Requester(user_id=user, channel_id=99, source="discord"))
+
+    asyncio.run(fill())
+    (tmp_path / "c.toml").write_text('[storage]\ndatabase = "ns.db"\n')
+    result = _run(["queue", "--config", "c.toml"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["job", "state", "place", "source"]
+    # user 2's only job comes before user 1's second one (round-robin across users)
+    assert [line.split()[0] for line in lines[1:]] == ["1", "3", "2"]
+    assert all(" 99 " in line for line in lines[1:])
