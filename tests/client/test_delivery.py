@@ -126,3 +126,20 @@ async def test_cancel_queued_and_running_jobs_and_queue(env: Env) -> None:
         await cancel_running.wait_original(timeout=10)
         await running.wait_original(lambda m: "cancelled" in m.content, timeout=30)
     assert [row[1] for row in _job_rows(env)] == ["cancelled", "cancelled"]
+
+
+async def test_gateway_disconnect_mid_generation_loses_nothing(env: Env) -> None:
+    world = env.world
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "through a storm", "width": 128,
+                                              "height": 128, "steps": 12})
+        await handle.wait_original(lambda m: "step" in m.content, timeout=RESULT_TIMEOUT)
+        await env.fake.disconnect(code=4000)  # the gateway drops us; discord.py resumes
+        message = await _result(handle)
+        await env.fake.wait_resumed(timeout=30)
+        after = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                            {"prompt": "after the storm", "width": 64,
+                                             "height": 64})
+        await _result(after)
+    assert _metadata(message)["prompt"] == "through a storm"

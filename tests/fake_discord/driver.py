@@ -31,7 +31,7 @@ APP_COMMAND, COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 
 
 async def poll(
-    predicate: Callable[[], T | None], timeout: float, what: str = "condition"  # noqa: ASYNC109
+    predicate: Callable[[], T | None], timeout: float, what: str = "condition"
 ) -> T:
     """Re-evaluate a predicate (may also return an awaitable) every 10 ms until truthy."""
     loop = asyncio.get_running_loop()
@@ -121,14 +121,14 @@ class InteractionHandle:
         """The modal the bot opened (callback type 9)."""
         return self.record.response_data if self.record.response_type == 9 else None
 
-    async def wait_acked(self, timeout: float = 3.0) -> int:  # noqa: ASYNC109
+    async def wait_acked(self, timeout: float = 3.0) -> int:
         """Wait for the initial response; returns its callback type."""
         await poll(lambda: self.acked, timeout, f"ack of {self!r}")
         assert self.record.response_type is not None
         return self.record.response_type
 
     async def wait_original(
-        self, predicate: Callable[[StoredMessage], bool] | None = None, timeout: float = 10.0  # noqa: ASYNC109
+        self, predicate: Callable[[StoredMessage], bool] | None = None, timeout: float = 10.0
     ) -> StoredMessage:
         """Wait until the original response exists and is not loading (or matches predicate)."""
         check = predicate or (lambda m: not m.is_loading)
@@ -139,7 +139,7 @@ class InteractionHandle:
 
         return await poll(ready, timeout, f"original response of {self!r}")
 
-    async def wait_followups(self, count: int = 1, timeout: float = 10.0) -> list[StoredMessage]:  # noqa: ASYNC109
+    async def wait_followups(self, count: int = 1, timeout: float = 10.0) -> list[StoredMessage]:
         """Wait until at least ``count`` follow-ups exist."""
         await poll(lambda: len(self.record.followup_ids) >= count, timeout, "follow-ups")
         return self.followups
@@ -151,7 +151,7 @@ class DriverMixin:
     state: FakeState
 
     async def wait_for(
-        self, predicate: Callable[[], T | None], timeout: float = 5.0,  # noqa: ASYNC109
+        self, predicate: Callable[[], T | None], timeout: float = 5.0,
         what: str = "condition",
     ) -> T:
         """Wait until predicate() (sync or async) is truthy; returns its value."""
@@ -226,7 +226,7 @@ class DriverMixin:
         options: dict[str, Any],
         focused: str,
         *,
-        timeout: float = 3.0,  # noqa: ASYNC109
+        timeout: float = 3.0,
     ) -> list[dict[str, Any]]:
         """Dispatch APPLICATION_COMMAND_AUTOCOMPLETE and return the choices the bot answered."""
         handle = await self.start_autocomplete(guild, channel, member, name, options, focused)

@@ -17,7 +17,7 @@ ClientT = TypeVar("ClientT", bound=discord.Client)
 
 
 async def start_client(
-    fake: FakeDiscord, client: discord.Client, *, timeout: float = 10.0, wait_ready: bool = True  # noqa: ASYNC109
+    fake: FakeDiscord, client: discord.Client, *, timeout: float = 10.0, wait_ready: bool = True
 ) -> asyncio.Task[None]:
     """Log in, connect in a background task and wait for READY (and on_ready if asked)."""
     target = fake.gateway.ready_count + 1
@@ -42,7 +42,7 @@ async def stop_client(client: discord.Client, task: asyncio.Task[None] | None) -
 
 @contextlib.asynccontextmanager
 async def run_client(
-    fake: FakeDiscord, client: ClientT, *, timeout: float = 10.0, wait_ready: bool = True  # noqa: ASYNC109
+    fake: FakeDiscord, client: ClientT, *, timeout: float = 10.0, wait_ready: bool = True
 ) -> AsyncIterator[ClientT]:
     """``async with run_client(fake, bot) as bot:`` — connected on entry, closed on exit."""
     task = await start_client(fake, client, timeout=timeout, wait_ready=wait_ready)

@@ -100,6 +100,8 @@ async def read_body(request: web.Request) -> Body:
         request[BODY_KEY] = body
         if too_large:
             raise ApiError(413, 40005, "Request entity too large")
+        if body.uploads and state.upload_hook is not None:
+            await state.upload_hook(request.path, [name for name, _ in body.uploads.values()])
     elif request.can_read_body:
         raw = await request.read()
         if raw:

@@ -310,12 +310,12 @@ class FakeDiscord(DriverMixin):
         """Whether some client currently holds a live, identified gateway connection."""
         return bool(self.gateway.connected_sessions)
 
-    async def wait_ready(self, timeout: float = 10.0, *, count: int = 1) -> None:  # noqa: ASYNC109
+    async def wait_ready(self, timeout: float = 10.0, *, count: int = 1) -> None:
         """Wait until ``count`` IDENTIFYs got READY and a session is connected."""
         await self.wait_for(lambda: self.gateway.ready_count >= count and self.connected,
                             timeout, f"{count} READY(s)")
 
-    async def wait_resumed(self, timeout: float = 10.0, *, count: int = 1) -> None:  # noqa: ASYNC109
+    async def wait_resumed(self, timeout: float = 10.0, *, count: int = 1) -> None:
         """Wait until ``count`` RESUMEs succeeded and a session is connected."""
         await self.wait_for(lambda: self.gateway.resume_count >= count and self.connected,
                             timeout, f"{count} RESUME(s)")

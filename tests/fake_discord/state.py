@@ -53,6 +53,9 @@ class FakeState(MessageStore):
         self.cdn_base = ""
         self.gateway_url = ""
         self.emit: Emit | None = None
+        # Awaited with (path, uploaded file names) once a multipart upload has been read,
+        # before it is applied: a test can stall an upload there (e.g. to kill the bot mid-upload).
+        self.upload_hook: Callable[[str, list[str]], Awaitable[None]] | None = None
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway dispatch through the attached gateway, if any."""
