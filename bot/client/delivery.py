@@ -58,6 +58,8 @@ class Delivery:
         self.view_factory: ViewFactory | None = None
         # Jobs whose interaction token Discord has refused (401/404): no more webhook calls.
         self._dead_tokens: set[int] = set()
+        # Jobs whose outcome is being posted: a shutdown lets these finish and be recorded.
+        self._posting: set[int] = set()
 
     async def start(self) -> None:
         """Follow every unfinished Discord job again and deliver finished, undelivered ones."""
@@ -67,11 +69,17 @@ class Delivery:
         for job in pending:
             self.follow(job.id)
 
-    async def close(self) -> None:
-        """Stop following (jobs stay recorded; the next start picks them up)."""
+    async def close(self, *, grace: float = 10.0) -> None:
+        """Stop following; a result being posted gets ``grace`` seconds to finish and be
+        recorded (jobs stay recorded either way: the next start picks them up)."""
+        posting = [task for job_id, task in self._tasks.items() if job_id in self._posting]
+        for job_id, task in list(self._tasks.items()):
+            if job_id not in self._posting:
+                task.cancel()
+        if posting:
+            await asyncio.wait(posting, timeout=grace)
         for task in list(self._tasks.values()):
             task.cancel()
-        for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._encoder.shutdown(wait=False)
@@ -189,6 +197,13 @@ class Delivery:
     async def _deliver(self, job: Job) -> None:
         if job.message_id is not None:
             return
+        self._posting.add(job.id)
+        try:
+            await self._post_outcome(job)
+        finally:
+            self._posting.discard(job.id)
+
+    async def _post_outcome(self, job: Job) -> None:
         mention = f"<@{job.requester.user_id}>" if job.requester.user_id else ""
         if job.state is JobState.DONE and job.output_path:
             message_id = await self._post_result(job, mention)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,10 +14,13 @@ from bot.client.requester import requester_from
 from bot.domain.errors import UserError
 from bot.domain.recipe import SCHEDULERS, Recipe
 from bot.domain.requests import DreamRequest
-from bot.render.texts import position_text
+from bot.render.embeds import theme_banner
+from bot.render.texts import clip, position_text
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
+
+log = logging.getLogger(__name__)
 
 SCHEDULER_CHOICES = [app_commands.Choice(name=display, value=key)
                      for key, display in SCHEDULERS.items()]
@@ -28,16 +32,29 @@ async def start_job(bot: NeurostreamBot, interaction: discord.Interaction,
     # Defer first: Discord drops an interaction not acknowledged within 3 s.
     await interaction.response.defer(thinking=True)
     services = bot.services
-    jobs = await services.generation.submit(recipes, requester_from(interaction),
-                                            parent_id=parent_id)
+    try:
+        jobs = await services.generation.submit(recipes, requester_from(interaction),
+                                                parent_id=parent_id)
+    except UserError as error:
+        # Lost a race for the last place under a cap: take back the public "thinking…".
+        await interaction.delete_original_response()
+        await report_error(interaction, error)
+        return
     job = jobs[0]
     place = services.queue.position(job.id)
     text = ("🎨 generating…" if place == 0 else
             position_text(place or 1, services.queue.estimate_wait(job.id)))
-    message = await interaction.edit_original_response(content=text)
-    await services.jobs.update(job.id, status_message_id=message.id)
+    if banner := theme_banner(job.recipe):
+        text = f"{banner}\n{text}"
     assert bot.delivery is not None
-    bot.delivery.follow(job.id)
+    try:
+        message = await interaction.edit_original_response(content=clip(text))
+        await services.jobs.update(job.id, status_message_id=message.id)
+    except discord.HTTPException as error:
+        # The job is recorded and queued; the delivery finds the message or uses the channel.
+        log.warning("could not show job %d's place in the queue: %s", job.id, error)
+    finally:
+        bot.delivery.follow(job.id)
 
 
 class DreamCog(commands.Cog):
@@ -72,8 +89,12 @@ class DreamCog(commands.Cog):
         """Turn a prompt into an image."""
         request = DreamRequest(prompt=prompt, negative=negative, width=width, height=height,
                                steps=steps, guidance=guidance, seed=seed, scheduler=scheduler)
+        # The channel's theme comes from the service's memory: no I/O before the ack.
+        themed = self.bot.services.themes.theme_in(interaction.channel)
         try:
-            recipes = self.bot.services.generation.prepare(request, user_id=interaction.user.id)
+            recipes = self.bot.services.generation.prepare(
+                request, user_id=interaction.user.id,
+                theme=themed.theme if themed is not None else None)
         except UserError as error:
             await report_error(interaction, error)  # ephemeral, nothing queued
             return

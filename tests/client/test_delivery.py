@@ -13,26 +13,34 @@ from tests.client.conftest import Env
 from tests.client.test_dream import RESULT_TIMEOUT, _is_result, _job_rows, _metadata, _result
 
 
+def _job_rows_delivered(env: Env) -> list[int | None]:
+    with sqlite3.connect(env.settings.database_path) as db:
+        return [row[0] for row in db.execute("SELECT message_id FROM jobs ORDER BY id")]
+
+
 async def test_expired_token_posts_to_the_channel_with_a_mention(env: Env) -> None:
     world = env.world
     async with env.run_bot():
+        # A long job ahead keeps alice's waiting while her token expires.
+        await env.fake.send_command(world.guild, world.channel, world.mod, "dream",
+                                    {"prompt": "ahead", "steps": 20})
         handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
                                              {"prompt": "late", "width": 128, "height": 128,
                                               "steps": 10})
-        await handle.wait_original(lambda m: not m.is_loading, timeout=10)
+        await handle.wait_original(lambda m: "queue" in m.content, timeout=30)
         env.fake.expire_token(handle)
         message = await env.fake.wait_for(
             lambda: next((m for m in env.fake.channel_messages(world.channel)
                           if _is_result(m) and m.interaction_id is None), None),
             timeout=RESULT_TIMEOUT, what="result posted to the channel")
+        # Recorded as delivered (a restart must not post it again).
+        await env.fake.wait_for(lambda: _job_rows_delivered(env)[1] == message.id, timeout=10,
+                                what="the delivery recorded")
     assert f"<@{world.alice.id}>" in message.content
     assert message.allowed_mentions is not None
     assert [str(u) for u in message.allowed_mentions.get("users", [])] == [str(world.alice.id)]
     assert message.allowed_mentions.get("parse") == []
     assert _metadata(message)["prompt"] == "late"
-    with sqlite3.connect(env.settings.database_path) as db:
-        (message_id,) = db.execute("SELECT message_id FROM jobs").fetchone()
-    assert message_id == message.id
 
 
 async def test_oversize_image_is_reencoded_with_its_metadata(env: Env) -> None:
@@ -88,8 +96,7 @@ async def test_cancel_queued_and_running_jobs_and_queue(env: Env) -> None:
     world = env.world
     async with env.run_bot():
         running = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
-                                              {"prompt": "running", "width": 256,
-                                               "height": 256, "steps": 40})
+                                              {"prompt": "running", "steps": 60})
         await running.wait_original(lambda m: "step" in m.content, timeout=RESULT_TIMEOUT)
         queued = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
                                              {"prompt": "queued", "width": 64, "height": 64})
@@ -132,9 +139,8 @@ async def test_gateway_disconnect_mid_generation_loses_nothing(env: Env) -> None
     world = env.world
     async with env.run_bot():
         handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
-                                             {"prompt": "through a storm", "width": 128,
-                                              "height": 128, "steps": 12})
-        await handle.wait_original(lambda m: "step" in m.content, timeout=RESULT_TIMEOUT)
+                                             {"prompt": "through a storm", "steps": 20})
+        await handle.wait_original(lambda m: not m.is_loading, timeout=RESULT_TIMEOUT)
         await env.fake.disconnect(code=4000)  # the gateway drops us; discord.py resumes
         message = await _result(handle)
         await env.fake.wait_resumed(timeout=30)

@@ -1,0 +1,282 @@
+"""Benchmarks of the queue.
+
+throughput: N identical jobs through the queue (batched as ``--max-batch`` allows) against a
+            sequential loop of raw engine calls with the same parameters; images/s ratio.
+burst:      M ``/dream``s from U users at once over the wire-level fake Discord: caps hold, the
+            light users' median wait, the peak memory of the process.
+
+    python bench/queue.py throughput                      # tiny, 512², 20 steps, 32 jobs, CPU
+    python bench/queue.py throughput --model random-sd1 --device cuda --max-batch 0
+    python bench/queue.py burst                           # 500 /dreams from 50 users
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    # This file is named like the standard library's queue module (the issue fixes the name):
+    # take its folder off the import path before anything imports ``queue``.
+    del sys.path[0]
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fake Discord lives under tests/
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load(model: str, device: str) -> Any:
+    """An engine: ``random-sd1`` is SD 1.5's real-size architecture with random weights."""
+    from bot.inference import load_engine
+
+    if model != "random-sd1":
+        return load_engine(model, device=device)
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from bot.inference.engine import Engine
+    from bot.inference.single_file import config_folder
+    from bot.inference.sources import resolve_device, resolve_dtype
+    from bot.inference.tokenizer import clip_tokenizer
+
+    folder = Path(config_folder("sd1"))
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype("auto", torch_device)
+    torch.manual_seed(0)
+    with torch.device(torch_device):
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae"))
+        text = CLIPTextModel(CLIPTextConfig.from_json_file(folder / "text_encoder/config.json"))
+    scheduler = EulerAncestralDiscreteScheduler.from_pretrained(folder, subfolder="scheduler")
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=clip_tokenizer(),
+                                   unet=unet, scheduler=scheduler, safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe = pipe.to(torch_device, dtype)
+    return Engine(pipe, model_id="random-sd1", family="sd1", device=torch_device, dtype=dtype)
+
+
+# -- throughput ---------------------------------------------------------------------------------
+
+async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
+                         workdir: Path) -> tuple[float, list[int]]:
+    from bot.domain.jobs import JobState, Requester
+    from bot.inference.batching import auto_batch_size
+    from bot.inference.worker import InferenceWorker
+    from bot.queue.backend import InProcessBackend
+    from bot.queue.queue import JobQueue
+    from bot.storage.database import Database
+    from bot.storage.jobs import JobRepository
+
+    database = await Database.open(workdir / "bench.db")
+    worker = InferenceWorker(lambda: engine)
+    await worker.start()
+    if max_batch == 0:
+        max_batch = await worker.call(lambda e: auto_batch_size(e, recipe.width, recipe.height))
+    backend = InProcessBackend(worker)
+    sizes: list[int] = []
+    original = backend.generate
+
+    async def recording(recipes: Any, **kwargs: Any) -> Any:
+        sizes.append(len(recipes))
+        return await original(recipes, **kwargs)
+
+    backend.generate = recording  # type: ignore[method-assign]
+    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch)
+    try:
+        submitted = [await queue.submit(recipe.with_seed(i), Requester()) for i in range(jobs)]
+        start = time.perf_counter()
+        await queue.start(recover=False)
+        done = [await queue.wait(job.id) for job in submitted]
+        elapsed = time.perf_counter() - start
+        assert all(job.state is JobState.DONE for job in done), [j.error for j in done]
+    finally:
+        await queue.close()
+        await worker.close()
+        await database.close()
+    return elapsed, sizes
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """N jobs through the queue vs a sequential loop of raw engine calls."""
+    import torch
+
+    from bot.domain.recipe import Recipe
+
+    engine = load(args.model, args.device)
+    recipe = Recipe(prompt="a lighthouse at dusk, oil painting", width=args.size,
+                    height=args.size, steps=args.steps, model=engine.model_id)
+    engine.generate([recipe.with_seed(0)])  # warm-up
+
+    def sync() -> None:
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    start = time.perf_counter()
+    for i in range(args.jobs):
+        engine.generate([recipe.with_seed(i)])
+    sync()
+    raw = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        queued, sizes = asyncio.run(_through_queue(engine, recipe, args.jobs, args.max_batch,
+                                                   Path(tmp)))
+    return {
+        "bench": "throughput", "model": engine.model_id, "device": str(engine.device),
+        "dtype": str(engine.dtype),
+        "gpu": torch.cuda.get_device_name(0) if engine.device.type == "cuda" else None,
+        "size": args.size, "steps": args.steps, "jobs": args.jobs, "batch_sizes": sizes,
+        "raw_seconds": raw, "queue_seconds": queued,
+        "raw_images_per_s": args.jobs / raw, "queue_images_per_s": args.jobs / queued,
+        "ratio": raw / queued,
+    }
+
+
+# -- burst --------------------------------------------------------------------------------------
+
+async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from bot.app import open_app
+    from bot.client.bot import NeurostreamBot
+    from bot.config import settings_from_dict
+    from tests.fake_discord import FakeDiscord, run_client
+
+    async with FakeDiscord(token="burst-token") as fake:
+        fake.patch_discord()
+        guild = fake.add_guild("g")
+        channel = fake.add_channel(guild, "cats")
+        members = [fake.add_member(guild, f"user{i}") for i in range(args.users)]
+        heavy = members[: args.users // 5]  # a fifth of the users send most of the requests
+        light = members[len(heavy):]
+        per_heavy = (args.dreams - len(light)) // max(1, len(heavy))
+        plan = [m for m in heavy for _ in range(per_heavy)] + list(light)
+        plan += heavy[: args.dreams - len(plan)]
+        settings = settings_from_dict(
+            {"storage": {"database": "burst.db", "output_dir": "out"},
+             "discord": {"dev_guild_ids": [guild.id]},
+             "queue": {"max_per_user": args.cap, "max_total": args.total_cap, "max_batch": 1}},
+            base_dir=workdir)
+        options = {"prompt": "a cat", "width": args.size, "height": args.size,
+                   "steps": args.steps}
+        async with open_app(settings, sources=("discord",), recover=False,
+                            factory=lambda: engine) as app:
+            bot = NeurostreamBot(app, settings, guild_ready_timeout=0.05)
+            async with run_client(fake, bot):
+                peak_waiting: dict[int, int] = {}
+
+                def watch_caps() -> None:
+                    counts: dict[int, int] = {}
+                    for job in app.queue.waiting():
+                        uid = job.requester.user_id or 0
+                        counts[uid] = counts.get(uid, 0) + 1
+                    for uid, count in counts.items():
+                        peak_waiting[uid] = max(peak_waiting.get(uid, 0), count)
+
+                # Interleave: light users' requests arrive spread through the heavy burst.
+                order = sorted(range(len(plan)), key=lambda i: (i * 7919) % len(plan))
+                sent_at: dict[int, float] = {}
+                handles = []
+                start = time.monotonic()
+                for index in order:
+                    handle = await fake.send_command(guild, channel, plan[index], "dream",
+                                                     options)
+                    sent_at[handle.id] = time.monotonic()
+                    handles.append((plan[index], handle))
+                    watch_caps()
+                acked = []
+                for member, handle in handles:
+                    try:
+                        await handle.wait_acked(timeout=10)
+                        acked.append((member, handle))
+                    except TimeoutError:
+                        pass
+                accepted = []
+                refused = 0
+                for member, handle in acked:
+                    message = await handle.wait_original(timeout=30)
+                    if message.is_ephemeral:
+                        refused += 1
+                    else:
+                        accepted.append((member, handle))
+                waits: dict[int, list[float]] = {}
+                for member, handle in accepted:
+                    await handle.wait_original(lambda m: bool(m.attachments and m.embeds),
+                                               timeout=3600)
+                    upload = next(r for r in fake.requests
+                                  if handle.token in r.path and r.files)
+                    waits.setdefault(member.id, []).append(upload.at - sent_at[handle.id])
+                    watch_caps()
+                total = time.monotonic() - start
+    light_ids = {m.id for m in light}
+    heavy_ids = {m.id for m in heavy}
+    light_waits = [w for uid, ws in waits.items() if uid in light_ids for w in ws]
+    heavy_waits = [w for uid, ws in waits.items() if uid in heavy_ids for w in ws]
+    return {
+        "bench": "burst", "dreams": len(plan), "users": args.users, "cap_per_user": args.cap,
+        "acked": len(acked), "late_or_lost": len(plan) - len(acked),
+        "accepted": len(accepted), "refused_by_caps": refused,
+        "max_waiting_per_user_seen": max(peak_waiting.values()) if peak_waiting else 0,
+        "caps_held": max(peak_waiting.values(), default=0) <= args.cap,
+        "light_median_wait_s": statistics.median(light_waits) if light_waits else None,
+        "heavy_median_wait_s": statistics.median(heavy_waits) if heavy_waits else None,
+        "total_seconds": total,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def burst(args: argparse.Namespace) -> dict[str, Any]:
+    """Many /dreams at once over the fake Discord."""
+    engine = load(args.model, args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(_burst(engine, args, Path(tmp)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one benchmark, print its figures and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", choices=["throughput", "burst"])
+    parser.add_argument("--model", default="tiny", help="tiny, random-sd1, or any model source")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=32)
+    parser.add_argument("--max-batch", type=int, default=1, help="0 = auto")
+    parser.add_argument("--dreams", type=int, default=500)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--cap", type=int, default=5)
+    parser.add_argument("--total-cap", type=int, default=1000)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.which == "throughput":
+        args.size, args.steps = args.size or 512, args.steps or 20
+        result = throughput(args)
+    else:  # the burst is about the queue, not the pixels: small images by default
+        args.size, args.steps = args.size or 64, args.steps or 2
+        result = burst(args)
+    for key, value in result.items():
+        print(f"  {key:<28} {value:.3f}" if isinstance(value, float) else
+              f"  {key:<28} {value}")
+    path = args.json or ROOT / f"bench/results/queue-{args.which}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
