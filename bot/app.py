@@ -17,8 +17,12 @@ from bot.inference.worker import InferenceWorker
 from bot.queue.backend import InProcessBackend
 from bot.queue.queue import JobQueue
 from bot.services.generation import GenerationService
+from bot.services.streams import StreamService
+from bot.services.themes import ThemeService, load_presets, load_token_counter, preset_folders
 from bot.storage.database import Database
 from bot.storage.jobs import JobRepository
+from bot.storage.streams import StreamRepository
+from bot.storage.themes import ThemeRepository
 
 if TYPE_CHECKING:
     from bot.inference.engine import Engine
@@ -36,6 +40,8 @@ class App:
     worker: InferenceWorker[Engine]
     queue: JobQueue
     generation: GenerationService
+    themes: ThemeService
+    streams: StreamService
 
 
 def engine_factory(settings: Settings) -> Callable[[], Engine]:
@@ -91,9 +97,22 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             generation = GenerationService(queue, defaults=defaults_from(settings),
                                            limits=settings.model.limits,
                                            model_id=worker.engine.model_id, caps=caps)
+            generation.count_tokens = await worker.call(load_token_counter)
+            limits = settings.model.limits
+            # A few small files, read once before anything is served. Not asyncio.to_thread:
+            # starting the loop's default executor here made the gateway-resume test hang.
+            catalog = load_presets(preset_folders(settings), limits)
+            pools = StreamRepository(database)
+            themes = ThemeService(ThemeRepository(database), pools, catalog, limits)
+            await themes.load()
+            streams = StreamService(pools, jobs, queue, generation, themes,
+                                    every=settings.themes.stream_every,
+                                    every_min=settings.themes.stream_every_min,
+                                    every_max=settings.themes.stream_every_max)
+            await streams.load()
             await queue.start(recover=recover)
             try:
-                yield App(settings, database, jobs, worker, queue, generation)
+                yield App(settings, database, jobs, worker, queue, generation, themes, streams)
             finally:
                 await queue.close()
         finally:

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: random, recorded)")
     dream.add_argument("--n", type=int, default=1, metavar="N", help="how many images (1-16)")
     dream.add_argument("--scheduler", help=f"sampler: {', '.join(SCHEDULERS)} (default euler_a)")
+    dream.add_argument("--theme", metavar="NAME",
+                       help="apply a preset theme (a file in themes/ or a [themes] preset_dirs "
+                            "folder): its prefix, suffix, negative and locked values")
     dream.add_argument("--model", help="model: tiny, a Hugging Face id, a diffusers folder or a "
                                        ".safetensors file (default: [model] id)")
     dream.add_argument("--out", type=Path, metavar="DIR",

@@ -90,6 +90,20 @@ def snowflakes(key: str, value: Any) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def boolean(key: str, value: Any) -> bool:
+    """true or false."""
+    if not isinstance(value, bool):
+        raise _fail(key, "true or false", value)
+    return value
+
+
+def folders(key: str, value: Any) -> tuple[str, ...]:
+    """A list of folder paths (relative ones are taken from the config file's folder)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(key, "a list of folder paths", value)
+    return tuple(value)
+
+
 def _setting(default: Any, check: Check, doc: str) -> Any:
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -165,6 +179,18 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ThemeSettings:
+    """``[themes]``: where presets come from and the bounds of a stream's interval."""
+
+    builtin_presets: bool = _setting(True, boolean, "load the presets shipped in themes/")
+    preset_dirs: tuple[str, ...] = _setting((), folders, "more preset folders (later wins)")
+    stream_every: float = _setting(300.0, number(0.01, 7 * 86400), "default stream interval, s")
+    stream_every_min: float = _setting(60.0, number(0.01, 7 * 86400), "shortest interval, s")
+    stream_every_max: float = _setting(86400.0, number(0.01, 7 * 86400), "longest interval, s")
+    setup_max_channels: int = _setting(10, integer(1, 50), "channels one /stream setup creates")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; built once in ``main()`` and passed in."""
 
@@ -173,6 +199,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    themes: ThemeSettings = field(default_factory=ThemeSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def path(self, value: str) -> Path:
@@ -197,6 +224,7 @@ SECTIONS: dict[str, type] = {
     "discord": DiscordSettings,
     "queue": QueueSettings,
     "worker": WorkerSettings,
+    "themes": ThemeSettings,
 }
 
 
@@ -225,6 +253,11 @@ def _cross_check(settings: Settings) -> None:
     if model.guidance > model.guidance_max:
         raise ConfigError(f"config: model.guidance ({model.guidance:g}) must not exceed "
                           f"model.guidance_max ({model.guidance_max:g})")
+    themes = settings.themes
+    if not themes.stream_every_min <= themes.stream_every <= themes.stream_every_max:
+        raise ConfigError(f"config: themes.stream_every ({themes.stream_every:g}) must lie "
+                          f"between themes.stream_every_min ({themes.stream_every_min:g}) and "
+                          f"themes.stream_every_max ({themes.stream_every_max:g})")
 
 
 def settings_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Settings:

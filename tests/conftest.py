@@ -7,11 +7,11 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # an accidental hub call fails fast instead of hanging
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from collections.abc import AsyncIterator, Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pytest  # noqa: E402
+import pytest
 
 if TYPE_CHECKING:
     from bot.inference.engine import Engine

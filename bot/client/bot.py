@@ -23,7 +23,7 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.dream", "cogs.queue")
+EXTENSIONS = ("cogs.dream", "cogs.queue", "cogs.theme", "cogs.stream")
 
 # Test seams: point discord.py at a local fake of Discord (tests/fake_discord). Never needed
 # in production. discord.py connects straight to DEFAULT_GATEWAY, so the REST base alone is not
@@ -95,7 +95,7 @@ class NeurostreamBot(commands.Bot):
 async def run_bot(settings: Settings, token: str) -> None:
     """Run until SIGINT/SIGTERM; the running job is re-queued and the database closed."""
     apply_endpoint_overrides()
-    async with open_app(settings, sources=("discord",), recover=True) as app:
+    async with open_app(settings, sources=("discord", "stream"), recover=True) as app:
         bot = NeurostreamBot(app, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -65,7 +65,8 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings_for_args(settings, args)
     request = request_from_args(args)
     async with open_app(settings, sources=("cli",), recover=False) as app:
-        jobs = await app.generation.dream(request, Requester(), count=args.n)
+        theme = app.themes.catalog.get(args.theme).theme if args.theme else None
+        jobs = await app.generation.dream(request, Requester(), count=args.n, theme=theme)
         total = sum(job.recipe.steps for job in jobs)
         with tqdm(total=total, unit="step", desc=f"dreaming {len(jobs)} image(s)",
                   file=sys.stderr, disable=None) as bar:
@@ -89,10 +90,18 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
 def validate_early(settings: Settings, args: argparse.Namespace) -> None:
     """Check the request before loading any model, so bad arguments fail in milliseconds."""
     from bot.app import defaults_from
-    from bot.domain.requests import batch_recipes, build_recipe
+    from bot.domain.requests import batch_recipes
+    from bot.domain.themes import build_themed_recipe
+    from bot.services.themes import load_presets, preset_folders
 
-    recipe = build_recipe(request_from_args(args), defaults=defaults_from(settings),
-                          limits=settings.model.limits, model=args.model or settings.model.id)
+    theme = None
+    if args.theme:  # an unknown name fails here, before the model loads
+        catalog = load_presets(preset_folders(settings), settings.model.limits)
+        theme = catalog.get(args.theme).theme
+    recipe = build_themed_recipe(request_from_args(args), theme,
+                                 defaults=defaults_from(settings),
+                                 limits=settings.model.limits,
+                                 model=args.model or settings.model.id)
     batch_recipes(recipe, args.n)
 
 

@@ -64,6 +64,17 @@ class Recipe:
     strength: float | None = None
     init_image: str | None = None
     mask_image: str | None = None
+    # Set when a channel theme (or a preset) shaped ``prompt``: the user's own words, the theme's
+    # name and its parts, so a result can show them apart. ``prompt`` stays the final prompt.
+    user_prompt: str | None = None
+    theme: str | None = None
+    theme_prefix: str = ""
+    theme_suffix: str = ""
+    # What the user should know about how the request was changed (locked values, a cut prompt).
+    notes: tuple[str, ...] = ()
+    # A stream image: the pool entry it was expanded from and the expansion seed (reproducible).
+    template: str | None = None
+    template_seed: int | None = None
 
     @property
     def sampler(self) -> str:
@@ -91,4 +102,5 @@ class Recipe:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         values["mode"] = Mode(values.get("mode", Mode.TXT2IMG))
+        values["notes"] = tuple(values.get("notes") or ())  # JSON gives a list
         return cls(**values)

@@ -112,14 +112,20 @@ class Caps:
     total: int = 0
 
 
-def check_admission(waiting: Sequence[Job], user_id: int | None, count: int, caps: Caps) -> None:
-    """Refuse (UserError) a request that would pass a cap; the message says the cap and count."""
-    if caps.total and len(waiting) + count > caps.total:
-        raise UserError(f"the queue is full: {len(waiting)} jobs are waiting and the limit is "
+def check_admission(waiting: Sequence[Job], user_id: int | None, count: int, caps: Caps, *,
+                    in_flight: int = 0, in_flight_total: int = 0) -> None:
+    """Refuse (UserError) a request that would pass a cap; the message says the cap and count.
+
+    ``in_flight`` counts the user's jobs admitted but not yet in ``waiting`` (being recorded).
+    """
+    queued = len(waiting) + in_flight_total
+    if caps.total and queued + count > caps.total:
+        raise UserError(f"the queue is full: {queued} jobs are waiting and the limit is "
                         f"{caps.total}; try again in a little while")
     if caps.per_user and user_id is not None:
-        mine = sum(1 for job in waiting
-                   if job.requester.user_id == user_id and job.priority >= PRIORITY_PERSON)
+        mine = in_flight + sum(1 for job in waiting
+                               if job.requester.user_id == user_id
+                               and job.priority >= PRIORITY_PERSON)
         if mine + count > caps.per_user:
             raise UserError(f"you already have {mine} job(s) waiting and the limit is "
                             f"{caps.per_user} per person; wait for one to finish or /cancel one")

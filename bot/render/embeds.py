@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.domain.jobs import Job
+from bot.domain.recipe import Recipe
 from bot.render.texts import clip
 
 EMBED_FIELD_LIMIT = 1024
@@ -13,7 +14,12 @@ EMBED_FIELD_LIMIT = 1024
 def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.Embed:
     """The compact embed under a result: prompt, negative, seed, size, steps and the rest."""
     recipe = job.recipe
-    embed = discord.Embed(description=clip(recipe.prompt, 4000), colour=discord.Colour.blurple())
+    # In a themed channel the description is the user's own words; the theme's part is a field.
+    words = recipe.prompt if recipe.user_prompt is None else recipe.user_prompt
+    embed = discord.Embed(description=clip(words, 4000), colour=discord.Colour.blurple())
+    if recipe.theme is not None:
+        embed.add_field(name="Theme", value=clip(theme_text(recipe), EMBED_FIELD_LIMIT),
+                        inline=False)
     if recipe.negative:
         embed.add_field(name="Negative", value=clip(recipe.negative, EMBED_FIELD_LIMIT),
                         inline=False)
@@ -25,6 +31,10 @@ def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.
     embed.add_field(name="Model", value=clip(recipe.model, 200))
     if recipe.strength is not None and recipe.mode.value != "txt2img":
         embed.add_field(name="Strength", value=f"{recipe.strength:g}")
+    if recipe.notes:
+        embed.add_field(name="Theme notes",
+                        value=clip("\n".join(f"• {n}" for n in recipe.notes), EMBED_FIELD_LIMIT),
+                        inline=False)
     requester = job.requester
     who = f"<@{requester.user_id}>" if requester.user_id else requester.user_name
     took = f" · {seconds:.1f} s" if seconds is not None else ""
@@ -34,6 +44,21 @@ def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.
     # The footer marks the message as this job's result: a restart looks for it before posting.
     embed.set_footer(text=f"neurostream job #{job.id}")
     return embed
+
+
+def theme_text(recipe: Recipe) -> str:
+    """"**cats** · a photo of a cat, … , soft light": the theme's part, "…" = the user's words."""
+    parts = [part for part in (recipe.theme_prefix, "…", recipe.theme_suffix) if part]
+    return f"**{recipe.theme}** · {', '.join(parts)}"
+
+
+def theme_banner(recipe: Recipe) -> str:
+    """The lines a waiting message starts with in a themed channel ("" elsewhere)."""
+    if recipe.theme is None and not recipe.notes:
+        return ""
+    lines = [f"🎨 Theme {theme_text(recipe)}"] if recipe.theme is not None else []
+    lines += [f"⚠️ {note}" for note in recipe.notes]
+    return "\n".join(lines)
 
 
 def job_marker(job_id: int) -> str:
