@@ -10,19 +10,24 @@ while generating.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __name__ == "__main__":
+    # Run from the repository root's view: bench/queue.py would shadow the standard library's
+    # queue module, and bench._models and tests.fake_discord import from the root.
+    sys.path[0] = str(ROOT)
+
 import argparse
 import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the fake Discord lives under tests/
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -115,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/e2e.json")
     args = parser.parse_args(argv)
 
-    from bot.inference import load_engine
+    from bench._models import load_model
 
-    engine = load_engine(args.model, device=args.device)
+    engine = load_model(args.model, args.device)
     engine.txt2img(prompt="warm-up", width=args.size, height=args.size, steps=2, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(_bench(engine, args, Path(tmp)))

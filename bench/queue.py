@@ -13,11 +13,13 @@ burst:      M ``/dream``s from U users at once over the wire-level fake Discord:
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
-    # This file is named like the standard library's queue module (the issue fixes the name):
-    # take its folder off the import path before anything imports ``queue``.
-    del sys.path[0]
+    # Run from the repository root's view: bench/queue.py would shadow the standard library's
+    # queue module, and bench._models and tests.fake_discord import from the root.
+    sys.path[0] = str(ROOT)
 
 import argparse
 import asyncio
@@ -27,50 +29,12 @@ import resource
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the fake Discord lives under tests/
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-
-def load(model: str, device: str) -> Any:
-    """An engine: ``random-sd1`` is SD 1.5's real-size architecture with random weights."""
-    from bot.inference import load_engine
-
-    if model != "random-sd1":
-        return load_engine(model, device=device)
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    from bot.inference.engine import Engine
-    from bot.inference.single_file import config_folder
-    from bot.inference.sources import resolve_device, resolve_dtype
-    from bot.inference.tokenizer import clip_tokenizer
-
-    folder = Path(config_folder("sd1"))
-    torch_device = resolve_device(device)
-    dtype = resolve_dtype("auto", torch_device)
-    torch.manual_seed(0)
-    with torch.device(torch_device):
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
-        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae"))
-        text = CLIPTextModel(CLIPTextConfig.from_json_file(folder / "text_encoder/config.json"))
-    scheduler = EulerAncestralDiscreteScheduler.from_pretrained(folder, subfolder="scheduler")
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=clip_tokenizer(),
-                                   unet=unet, scheduler=scheduler, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
-    pipe = pipe.to(torch_device, dtype)
-    return Engine(pipe, model_id="random-sd1", family="sd1", device=torch_device, dtype=dtype)
-
+from bench._models import load_model
 
 # -- throughput ---------------------------------------------------------------------------------
 
@@ -119,7 +83,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 
     from bot.domain.recipe import Recipe
 
-    engine = load(args.model, args.device)
+    engine = load_model(args.model, args.device)
     recipe = Recipe(prompt="a lighthouse at dusk, oil painting", width=args.size,
                     height=args.size, steps=args.steps, model=engine.model_id)
     engine.generate([recipe.with_seed(0)])  # warm-up
@@ -240,7 +204,7 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
 
 def burst(args: argparse.Namespace) -> dict[str, Any]:
     """Many /dreams at once over the fake Discord."""
-    engine = load(args.model, args.device)
+    engine = load_model(args.model, args.device)
     with tempfile.TemporaryDirectory() as tmp:
         return asyncio.run(_burst(engine, args, Path(tmp)))
 

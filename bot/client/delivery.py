@@ -24,7 +24,7 @@ import discord
 from bot.domain.jobs import Job, JobState
 from bot.queue.events import EventKind, JobEvent
 from bot.queue.queue import JobQueue
-from bot.render.embeds import job_marker, result_embed
+from bot.render.embeds import job_marker, result_embed, theme_banner
 from bot.render.fit import Encoded, fit_under
 from bot.render.png import encode_preview, read_parameters
 from bot.render.texts import clip, position_text, progress_text
@@ -182,6 +182,8 @@ class Delivery:
     async def _edit_status(self, job: Job, text: str, *,
                            preview: discord.File | None = None) -> None:
         """Edit the waiting message; failures only cost this one update."""
+        if banner := theme_banner(job.recipe):
+            text = f"{banner}\n{text}"  # the channel's theme stays in view while waiting
         if not self._token_usable(job):
             return
         message_id = await self._status_message_id(job)
@@ -269,8 +271,10 @@ class Delivery:
                 self._note_refusal(job, error)
                 log.info("job %d: interaction token no longer valid; posting to the channel",
                          job.id)
-        return await self._send_to_channel(job, content=clip(f"{mention} your image is ready"),
-                                           embed=embed, file=file(), view=view)
+        # A person is pinged (the interaction is gone); a stream image just appears.
+        content = f"{mention} your image is ready" if mention else ""
+        return await self._send_to_channel(job, content=content, embed=embed, file=file(),
+                                           view=view)
 
     def _mentions(self, job: Job) -> discord.AllowedMentions:
         if job.requester.user_id is None:

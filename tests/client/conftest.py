@@ -46,7 +46,7 @@ async def env(tmp_path: Path, shared_engine: Any) -> AsyncIterator[Env]:
         async def run_bot(**overrides: Any) -> AsyncIterator[NeurostreamBot]:
             used = settings_from_dict(overrides, base_dir=tmp_path) if overrides else settings
             app: App
-            async with open_app(used, sources=("discord",), recover=True,
+            async with open_app(used, sources=("discord", "stream"), recover=True,
                                 factory=lambda: shared_engine) as app:
                 bot = NeurostreamBot(app, used, guild_ready_timeout=0.05)
                 async with run_client(fake, bot):
