@@ -41,3 +41,16 @@ def load_model(model: str, device: str = "auto", dtype: str = "auto") -> Any:
     pipe = pipe.to(torch_device, torch_dtype)
     return Engine(pipe, model_id="random-sd1", family="sd1", device=torch_device,
                   dtype=torch_dtype)
+
+
+def report(title: str, rows: list[tuple[str, str]], result: dict[str, Any], path: Path) -> None:
+    """Print a benchmark's table and write its JSON."""
+    import json
+
+    print(title)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {path}")

@@ -21,7 +21,6 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import tempfile
@@ -105,6 +104,7 @@ async def _bench(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
         "loop_lag_max_ms": 1000 * max(lateness), "loop_lag_p99_ms":
             1000 * sorted(lateness)[int(0.99 * (len(lateness) - 1))],
         "heartbeat_max_ms": 1000 * max(heartbeats) if heartbeats else None,
+        "heartbeat_median_ms": 1000 * statistics.median(heartbeats) if heartbeats else None,
     }
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/e2e.json")
     args = parser.parse_args(argv)
 
-    from bench._models import load_model
+    from bench._models import load_model, report
 
     engine = load_model(args.model, args.device)
     engine.txt2img(prompt="warm-up", width=args.size, height=args.size, steps=2, seed=0)
@@ -135,14 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         ("gateway heartbeat round trip max", f"{result['heartbeat_max_ms']:.1f} ms"
          if result["heartbeat_max_ms"] is not None else "n/a"),
     ]
-    print(f"{args.model} on {result['device']}, {args.size}², {args.steps} steps, "
-          f"{args.runs} runs each")
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"JSON: {args.json}")
+    report(f"{args.model} on {result['device']}, {args.size}², {args.steps} steps, "
+           f"{args.runs} runs each",
+           rows, result, args.json)
     return 0
 
 

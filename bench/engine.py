@@ -21,7 +21,6 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bench._models import load_model
+    from bench._models import load_model, report
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -175,14 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         ("preview per step", f"{result['preview_ms']:.3f} ms"),
         ("preview / step (goal < 1%)", f"{100 * result['preview_share_of_step']:.3f} %"),
     ]
-    print(f"{args.model} on {result['device']} ({result['dtype']}), {args.size}², "
-          f"{args.steps} steps, {args.runs} runs each")
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"JSON: {args.json}")
+    report(f"{args.model} on {result['device']} ({result['dtype']}), {args.size}², "
+           f"{args.steps} steps, {args.runs} runs each",
+           rows, result, args.json)
     return 0
 
 
