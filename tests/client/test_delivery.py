@@ -7,6 +7,7 @@ import io
 import sqlite3
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.client.conftest import Env
@@ -149,3 +150,23 @@ async def test_gateway_disconnect_mid_generation_loses_nothing(env: Env) -> None
                                              "height": 64})
         await _result(after)
     assert _metadata(message)["prompt"] == "through a storm"
+
+
+async def test_unexpected_error_gets_an_apology_with_a_reference(
+        env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.services.generation import GenerationService
+
+    def broken(self: GenerationService, user_id: int | None = None) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(GenerationService, "status", broken)
+    world = env.world
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "queue")
+        reply = await handle.wait_original(timeout=10)
+    assert reply.is_ephemeral and "Something went wrong" in reply.content
+    reference = reply.content.split("`")[1]
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged and str(world.alice.id) in logged[0].getMessage()
+    assert "queue" in logged[0].getMessage()
+    assert handle.token not in caplog.text  # the token is never logged
