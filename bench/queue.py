@@ -40,6 +40,7 @@ from bench._models import load_model
 
 async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
                          workdir: Path) -> tuple[float, list[int]]:
+    from bot.app import on_worker_if_cpu
     from bot.domain.jobs import JobState, Requester
     from bot.inference.batching import auto_batch_size
     from bot.inference.worker import InferenceWorker
@@ -62,7 +63,8 @@ async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
         return await original(recipes, **kwargs)
 
     backend.generate = recording  # type: ignore[method-assign]
-    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch)
+    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch,
+                     run_blocking=on_worker_if_cpu(worker))
     try:
         submitted = [await queue.submit(recipe.with_seed(i), Requester()) for i in range(jobs)]
         start = time.perf_counter()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,9 @@ class JobQueue:
     def __init__(self, jobs: JobRepository, backend: Backend, output_dir: Path, *,
                  sources: Iterable[str] = ("cli",), max_batch: int = 1,
                  compress_level: int = 1, max_attempts: int = 3,
-                 step_timeout: float = 300.0) -> None:
+                 step_timeout: float = 300.0,
+                 run_blocking: Callable[[Callable[[], None]], Awaitable[None]] | None = None
+                 ) -> None:
         self._jobs = jobs
         self._backend = backend
         self._output_dir = output_dir
@@ -83,8 +86,11 @@ class JobQueue:
         self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        # PNG encoding is tens of ms: off the event loop, and off the inference thread.
+        # PNG encoding is tens of ms: off the event loop. By default on a thread of its own, so
+        # that a GPU keeps generating meanwhile; on a CPU the app passes the inference thread
+        # instead, because a second busy thread makes torch's CPU kernels stall.
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
+        self._run_blocking = run_blocking or self._on_render_thread
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -316,11 +322,10 @@ class JobQueue:
 
         # 3. Learn the step cost for ETAs, write PNGs off the loop, record each job as done.
         self._learn_step_cost(running[0].recipe, result.step_seconds)
-        loop = asyncio.get_running_loop()
         for job, image, recipe in zip(running, result.images, result.recipes, strict=True):
             path = self._output_dir / result_filename(job.id, recipe.seed or 0)
-            await loop.run_in_executor(self._render_pool, _write_png, path, image, recipe,
-                                       self._compress_level)
+            await self._run_blocking(functools.partial(_write_png, path, image, recipe,
+                                                       self._compress_level))
             done = await self._jobs.transition(
                 job.id, JobState.DONE, recipe=recipe, output_path=str(path),
                 finished_at=time.time(), step_seconds=result.step_seconds)
@@ -353,6 +358,9 @@ class JobQueue:
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())  # not logged
                 raise StepTimeout(f"a denoising step took longer than {self._step_timeout:g} s; "
                                   "the job was stopped")
+
+    async def _on_render_thread(self, work: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._render_pool, work)
 
     def _learn_step_cost(self, recipe: Recipe, step_seconds: float) -> None:
         if step_seconds <= 0:
