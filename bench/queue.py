@@ -170,22 +170,36 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
                         acked.append((member, handle))
                     except TimeoutError:
                         pass
-                accepted = []
-                refused = 0
-                for member, handle in acked:
-                    message = await handle.wait_original(timeout=30)
-                    if message.is_ephemeral:
-                        refused += 1
-                    else:
-                        accepted.append((member, handle))
+                def settled(handle: Any) -> bool:
+                    # Queued (waiting message shown) or refused (ephemeral answer, or the
+                    # "thinking…" taken back after losing a race for a place under a cap).
+                    original = handle.original
+                    return original is not None and (original.deleted or original.is_ephemeral
+                                                     or not original.is_loading)
+
+                await fake.wait_for(lambda: all(settled(h) for _, h in acked), timeout=300,
+                                    what="every /dream answered")
+                def queued(handle: Any) -> bool:
+                    original: Any = handle.original
+                    return not original.deleted and not original.is_ephemeral
+
+                accepted = [(m, h) for m, h in acked if queued(h)]
+                refused = len(acked) - len(accepted)
+
+                def delivered() -> bool:
+                    watch_caps()
+                    return all(getattr(h.original, "attachments", None) for _, h in accepted)
+
+                await fake.wait_for(delivered, timeout=3600, what="every result")
+                uploads: dict[str, float] = {}
+                for request in fake.requests:  # the result's upload, not a preview's
+                    if any(str(f.get("filename", "")).endswith((".png", ".webp"))
+                           for f in request.files):
+                        uploads.setdefault(request.path.split("/")[3], request.at)
                 waits: dict[int, list[float]] = {}
                 for member, handle in accepted:
-                    await handle.wait_original(lambda m: bool(m.attachments and m.embeds),
-                                               timeout=3600)
-                    upload = next(r for r in fake.requests
-                                  if handle.token in r.path and r.files)
-                    waits.setdefault(member.id, []).append(upload.at - sent_at[handle.id])
-                    watch_caps()
+                    waits.setdefault(member.id, []).append(uploads[handle.token]
+                                                           - sent_at[handle.id])
                 total = time.monotonic() - start
     light_ids = {m.id for m in light}
     heavy_ids = {m.id for m in heavy}

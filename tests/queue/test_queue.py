@@ -94,9 +94,10 @@ async def test_an_exception_inside_the_engine_fails_only_that_job(
         await queue.close()
 
 
-async def test_cancel_running_job_stops_within_a_step(make_queue: Callable[..., JobQueue]
-                                                      ) -> None:
-    queue = make_queue()
+async def test_cancel_running_job_stops_within_a_step(make_queue: Callable[..., JobQueue],
+                                                      worker: Any) -> None:
+    # Every step forwarded (the default forwards at most two a second), to count them.
+    queue = make_queue(InProcessBackend(worker, progress_interval=0))
     await queue.start()
     try:
         job = await queue.submit(Recipe(prompt="long", width=128, height=128, steps=40, seed=1),
@@ -175,3 +176,14 @@ async def test_event_loop_stays_responsive_during_512_generation(
         await queue.close()
     assert len(lateness) > 20
     assert max(lateness) < 0.05, f"event loop was {max(lateness) * 1000:.0f} ms late"
+
+
+def test_progress_is_throttled_but_keeps_first_and_last_step() -> None:
+    from bot.inference.engine import StepProgress
+    from bot.queue.backend import throttled
+
+    seen: list[int] = []
+    forward = throttled(lambda p: seen.append(p.step), min_interval=3600)
+    for step in range(1, 21):
+        forward(StepProgress(step=step, total=20, elapsed=0.0, preview=None))
+    assert seen == [1, 20]
