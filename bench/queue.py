@@ -94,19 +94,29 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         if engine.device.type == "cuda":
             torch.cuda.synchronize()
 
-    start = time.perf_counter()
-    for i in range(args.jobs):
-        engine.generate([recipe.with_seed(i)])
-    sync()
-    raw = time.perf_counter() - start
+    # Rounds alternate a raw loop and the queue over the same number of jobs, so that drift in
+    # a shared machine's speed hits both sides alike.
+    raw = queued = 0.0
+    sizes: list[int] = []
+    rounds = max(1, min(args.rounds, args.jobs))
     with tempfile.TemporaryDirectory() as tmp:
-        queued, sizes = asyncio.run(_through_queue(engine, recipe, args.jobs, args.max_batch,
-                                                   Path(tmp)))
+        for round_ in range(rounds):
+            jobs = args.jobs // rounds + (1 if round_ < args.jobs % rounds else 0)
+            start = time.perf_counter()
+            for i in range(jobs):
+                engine.generate([recipe.with_seed(i)])
+            sync()
+            raw += time.perf_counter() - start
+            seconds, batch_sizes = asyncio.run(_through_queue(
+                engine, recipe, jobs, args.max_batch, Path(tmp) / str(round_)))
+            queued += seconds
+            sizes += batch_sizes
     return {
         "bench": "throughput", "model": engine.model_id, "device": str(engine.device),
         "dtype": str(engine.dtype),
         "gpu": torch.cuda.get_device_name(0) if engine.device.type == "cuda" else None,
-        "size": args.size, "steps": args.steps, "jobs": args.jobs, "batch_sizes": sizes,
+        "size": args.size, "steps": args.steps, "jobs": args.jobs, "rounds": rounds,
+        "batch_sizes": sizes,
         "raw_seconds": raw, "queue_seconds": queued,
         "raw_images_per_s": args.jobs / raw, "queue_images_per_s": args.jobs / queued,
         "ratio": raw / queued,
@@ -235,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternate raw and queued runs in this many rounds")
     parser.add_argument("--max-batch", type=int, default=1, help="0 = auto")
     parser.add_argument("--dreams", type=int, default=500)
     parser.add_argument("--users", type=int, default=50)
