@@ -201,6 +201,13 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
                     return all(getattr(h.original, "attachments", None) for _, h in accepted)
 
                 await fake.wait_for(delivered, timeout=3600, what="every result")
+                # Queue waits from the job table (created → started), apart from delivery.
+                from bot.domain.jobs import JobState
+
+                queue_waits: dict[int, list[float]] = {}
+                for job in await app.jobs.in_states([JobState.DONE]):
+                    queue_waits.setdefault(job.requester.user_id or 0, []).append(
+                        (job.started_at or job.created_at) - job.created_at)
                 uploads: dict[str, float] = {}
                 for request in fake.requests:  # the result's upload, not a preview's
                     if any(str(f.get("filename", "")).endswith((".png", ".webp"))
@@ -223,6 +230,10 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
         "caps_held": max(peak_waiting.values(), default=0) <= args.cap,
         "light_median_wait_s": statistics.median(light_waits) if light_waits else None,
         "heavy_median_wait_s": statistics.median(heavy_waits) if heavy_waits else None,
+        "light_median_queue_wait_s": statistics.median(
+            [w for uid, ws in queue_waits.items() if uid in light_ids for w in ws] or [0.0]),
+        "heavy_median_queue_wait_s": statistics.median(
+            [w for uid, ws in queue_waits.items() if uid in heavy_ids for w in ws] or [0.0]),
         "total_seconds": total,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
