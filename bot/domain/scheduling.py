@@ -7,13 +7,18 @@ The order, from the most to the least significant:
    other active user (round-robin across users);
 3. server fair share — within a round, servers take turns: the first user of every server, then
    the second user of every server, ... so a busy server cannot fill a whole round;
-4. arrival — older first.
+4. service — within a round, users (and servers) served least recently go first, so someone who
+   arrives while a heavy user's jobs keep running is served after at most one more of them;
+5. arrival — older first.
+
+``last_served`` maps a user key (see ``user_key``) or ``("guild", id)`` to a number that grows
+each time one of its jobs starts; the queue keeps it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.domain.errors import UserError
@@ -23,13 +28,27 @@ PRIORITY_PERSON = 0
 PRIORITY_STREAM = -10
 
 
+LastServed = Mapping[tuple[object, ...], float]
+
+
+def user_key(job: Job) -> tuple[str, int | None, str]:
+    """Whose job this is, for fairness."""
+    return _user_key(job)
+
+
+def guild_key(job: Job) -> tuple[str, int | None]:
+    """Which server a job is from, for fairness."""
+    return ("guild", job.requester.guild_id)
+
+
 def _user_key(job: Job) -> tuple[str, int | None, str]:
     # CLI jobs have no Discord id; they share one "user" per source.
     requester = job.requester
     return (requester.source, requester.user_id, "" if requester.user_id else requester.user_name)
 
 
-def _order_keys(waiting: Sequence[Job]) -> dict[int, tuple[int, int, int, int, int]]:
+def _order_keys(waiting: Sequence[Job], last_served: LastServed
+                ) -> dict[int, tuple[int, int, int, float, int, float, int]]:
     by_id = sorted(waiting, key=lambda job: job.id)
     # Round of each job: its index among its user's waiting jobs of the same priority.
     counts: dict[tuple[object, ...], int] = defaultdict(int)
@@ -45,32 +64,41 @@ def _order_keys(waiting: Sequence[Job]) -> dict[int, tuple[int, int, int, int, i
     groups: dict[tuple[int, int], list[Job]] = defaultdict(list)
     for job in by_id:
         groups[(job.priority, rounds[job.id])].append(job)
-    keys: dict[int, tuple[int, int, int, int, int]] = {}
+    never = float("-inf")
+
+    def served(key: tuple[object, ...]) -> float:
+        return last_served.get(key, never)
+
+    keys: dict[int, tuple[int, int, int, float, int, float, int]] = {}
     for (priority, round_), jobs in groups.items():
         turn_in_guild: dict[int | None, int] = defaultdict(int)
         guild_arrival: dict[int | None, int] = {}
-        for job in sorted(jobs, key=lambda j: first_arrival[_user_key(j)]):
+        by_service = sorted(jobs, key=lambda j: (served(_user_key(j)),
+                                                 first_arrival[_user_key(j)]))
+        for job in by_service:
             guild = job.requester.guild_id
             guild_arrival.setdefault(guild, first_arrival[_user_key(job)])
-            keys[job.id] = (-priority, round_, turn_in_guild[guild], guild_arrival[guild],
+            keys[job.id] = (-priority, round_, turn_in_guild[guild], served(guild_key(job)),
+                            guild_arrival[guild], served(_user_key(job)),
                             first_arrival[_user_key(job)])
             turn_in_guild[guild] += 1
     return keys
 
 
-def ordered(waiting: Sequence[Job]) -> list[Job]:
+def ordered(waiting: Sequence[Job], last_served: LastServed | None = None) -> list[Job]:
     """The waiting jobs in the order they will run."""
-    keys = _order_keys(waiting)
+    keys = _order_keys(waiting, last_served or {})
     return sorted(waiting, key=lambda job: (keys[job.id], job.id))
 
 
-def pick_batch(waiting: Sequence[Job], max_batch: int) -> list[Job]:
+def pick_batch(waiting: Sequence[Job], max_batch: int,
+               last_served: LastServed | None = None) -> list[Job]:
     """The next job and up to ``max_batch - 1`` later ones that can share its pipeline call.
 
     Only jobs of the same priority join (a stream job never rides with a person's), and a lone
     job never waits for company: the batch is formed only from jobs already waiting.
     """
-    queue = ordered(waiting)
+    queue = ordered(waiting, last_served)
     if not queue:
         return []
     first = queue[0]
@@ -84,9 +112,10 @@ def pick_batch(waiting: Sequence[Job], max_batch: int) -> list[Job]:
     return batch
 
 
-def position(waiting: Sequence[Job], job_id: int) -> int | None:
+def position(waiting: Sequence[Job], job_id: int,
+             last_served: LastServed | None = None) -> int | None:
     """1-based place of ``job_id`` among the waiting jobs, or None if it is not waiting."""
-    for index, job in enumerate(ordered(waiting), start=1):
+    for index, job in enumerate(ordered(waiting, last_served), start=1):
         if job.id == job_id:
             return index
     return None

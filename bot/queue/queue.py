@@ -84,6 +84,9 @@ class JobQueue:
         self._step_cost: float | None = None
         self._live_cost: float | None = None  # from the running job, before the first finishes
         self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
+        # When each user and server last had a job started (a counter), for round-robin.
+        self._last_served: dict[tuple[object, ...], float] = {}
+        self._served_count = 0
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         # PNG encoding is tens of ms: off the event loop. By default on a thread of its own, so
@@ -142,7 +145,7 @@ class JobQueue:
 
     def waiting(self) -> list[Job]:
         """Jobs waiting to run, in the order they will run."""
-        return scheduling.ordered(list(self._waiting.values()))
+        return scheduling.ordered(list(self._waiting.values()), self._last_served)
 
     def running(self) -> list[Job]:
         """Jobs generating now."""
@@ -152,7 +155,8 @@ class JobQueue:
         """1-based place among waiting jobs (0 while running), or None when not in the queue."""
         if job_id in self._running:
             return 0
-        return scheduling.position(list(self._waiting.values()), job_id)
+        return scheduling.position(list(self._waiting.values()), job_id,
+                                   self._last_served)
 
     def estimate_wait(self, job_id: int) -> float | None:
         """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
@@ -244,7 +248,8 @@ class JobQueue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = scheduling.pick_batch(list(self._waiting.values()), self.max_batch)
+            batch = scheduling.pick_batch(list(self._waiting.values()), self.max_batch,
+                                          self._last_served)
             for job in batch:
                 self._waiting.pop(job.id)
             try:
@@ -291,6 +296,10 @@ class JobQueue:
         running = [await self._jobs.transition(job.id, JobState.RUNNING, started_at=started,
                                                attempts=job.attempts + 1) for job in batch]
         self._running = {job.id: job for job in running}
+        for job in running:
+            self._served_count += 1
+            self._last_served[scheduling.user_key(job)] = self._served_count
+            self._last_served[scheduling.guild_key(job)] = self._served_count
         cancel = threading.Event()
         self._cancel_running = cancel
         self._cancelled.clear()

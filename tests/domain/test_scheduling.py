@@ -92,3 +92,42 @@ def test_caps_refuse_with_the_numbers() -> None:
     with pytest.raises(UserError, match="4 jobs are waiting and the limit is 4"):
         check_admission(waiting, 3, 1, Caps(per_user=3, total=4))
     check_admission(waiting, 1, 5, Caps())  # 0 = no limit
+
+
+@given(st.integers(1, 6), st.integers(2, 8), st.lists(st.integers(0, 30), min_size=1,
+                                                       max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_over_time_a_newcomer_waits_at_most_one_job_per_active_user(
+        heavy_users: int, jobs_each: int, arrivals: list[int]) -> None:
+    # Heavy users queue many jobs at once; light users arrive later, one job each. Dispatch one
+    # job at a time, recording service as the queue does.
+    from bot.domain.scheduling import guild_key, user_key
+
+    waiting = [_job(u * 100 + k, user=u) for u in range(1, heavy_users + 1)
+               for k in range(jobs_each)]
+    pending = {1000 + i: at for i, at in enumerate(sorted(arrivals))}
+    last_served: dict[tuple[object, ...], float] = {}
+    ahead_of: dict[int, int] = {}  # light job id → jobs started between its arrival and start
+    clock = 0
+    next_id = 10_000
+    while waiting or pending:
+        for user, at in list(pending.items()):
+            if at <= clock:
+                next_id += 1
+                waiting.append(_job(next_id, user=user))
+                ahead_of[next_id] = 0
+                del pending[user]
+        if not waiting:
+            clock += 1
+            continue
+        active = {j.requester.user_id for j in waiting}
+        (job,) = pick_batch(waiting, 1, last_served)
+        waiting.remove(job)
+        clock += 1
+        last_served[user_key(job)] = clock
+        last_served[guild_key(job)] = clock
+        for light_id in ahead_of:
+            if any(j.id == light_id for j in waiting):
+                ahead_of[light_id] += 1
+                # It waits behind at most one job of each other user active meanwhile.
+                assert ahead_of[light_id] <= len(active), (light_id, ahead_of[light_id])
