@@ -214,7 +214,11 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
                            for f in request.files):
                         uploads.setdefault(request.path.split("/")[3], request.at)
                 waits: dict[int, list[float]] = {}
+                unattributed = 0  # results that went out another way (e.g. to the channel)
                 for member, handle in accepted:
+                    if handle.token not in uploads:
+                        unattributed += 1
+                        continue
                     waits.setdefault(member.id, []).append(uploads[handle.token]
                                                            - sent_at[handle.id])
                 total = time.monotonic() - start
@@ -230,6 +234,7 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
         "caps_held": max(peak_waiting.values(), default=0) <= args.cap,
         "light_median_wait_s": statistics.median(light_waits) if light_waits else None,
         "heavy_median_wait_s": statistics.median(heavy_waits) if heavy_waits else None,
+        "results_not_timed": unattributed,
         "light_median_queue_wait_s": statistics.median(
             [w for uid, ws in queue_waits.items() if uid in light_ids for w in ws] or [0.0]),
         "heavy_median_queue_wait_s": statistics.median(
