@@ -21,8 +21,8 @@ def load_model(model: str, device: str = "auto", dtype: str = "auto") -> Any:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
+    from bot.inference.checkpoints import config_folder
     from bot.inference.engine import Engine
-    from bot.inference.single_file import config_folder
     from bot.inference.sources import resolve_device, resolve_dtype
     from bot.inference.tokenizer import clip_tokenizer
 

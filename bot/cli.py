@@ -12,10 +12,6 @@ from bot.domain.recipe import SCHEDULERS
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """Bad command-line arguments: one line on stderr, exit status 2."""
-
-
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line naming the problem (no usage dump)."""
 

@@ -30,6 +30,13 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from bot.domain.errors import ConfigError, UserError
 from bot.inference import Engine, load_engine
+from bot.inference.checkpoints import (
+    Shapes,
+    config_folder,
+    detect_family,
+    read_checkpoint_shapes,
+    resolve_family,
+)
 from bot.inference.export import (
     clip_text_to_ldm,
     export_single_file,
@@ -37,15 +44,7 @@ from bot.inference.export import (
     vae_to_ldm,
     write_config_folder,
 )
-from bot.inference.single_file import (
-    Shapes,
-    config_folder,
-    detect_family,
-    family_tokenizers,
-    load_single_file,
-    read_checkpoint_shapes,
-    resolve_family,
-)
+from bot.inference.single_file import family_tokenizers, load_single_file
 from bot.inference.tiny import build_tiny_pipeline
 
 torch.set_num_threads(2)
