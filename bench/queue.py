@@ -38,20 +38,16 @@ from bench._models import load_model
 
 # -- throughput ---------------------------------------------------------------------------------
 
-async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
+async def _through_queue(worker: Any, recipe: Any, jobs: int, max_batch: int,
                          workdir: Path) -> tuple[float, list[int]]:
-    from bot.app import on_worker_if_cpu
     from bot.domain.jobs import JobState, Requester
     from bot.inference.batching import auto_batch_size
-    from bot.inference.worker import InferenceWorker
     from bot.queue.backend import InProcessBackend
     from bot.queue.queue import JobQueue
     from bot.storage.database import Database
     from bot.storage.jobs import JobRepository
 
     database = await Database.open(workdir / "bench.db")
-    worker = InferenceWorker(lambda: engine)
-    await worker.start()
     if max_batch == 0:
         max_batch = await worker.call(lambda e: auto_batch_size(e, recipe.width, recipe.height))
     backend = InProcessBackend(worker)
@@ -63,8 +59,7 @@ async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
         return await original(recipes, **kwargs)
 
     backend.generate = recording  # type: ignore[method-assign]
-    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch,
-                     run_blocking=on_worker_if_cpu(worker))
+    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch)
     try:
         submitted = [await queue.submit(recipe.with_seed(i), Requester()) for i in range(jobs)]
         start = time.perf_counter()
@@ -74,43 +69,49 @@ async def _through_queue(engine: Any, recipe: Any, jobs: int, max_batch: int,
         assert all(job.state is JobState.DONE for job in done), [j.error for j in done]
     finally:
         await queue.close()
-        await worker.close()
         await database.close()
     return elapsed, sizes
 
 
-def throughput(args: argparse.Namespace) -> dict[str, Any]:
-    """N jobs through the queue vs a sequential loop of raw engine calls."""
+async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import torch
 
     from bot.domain.recipe import Recipe
+    from bot.inference.worker import InferenceWorker
 
-    engine = load_model(args.model, args.device)
+    # Both sides run on the one inference thread, which also loads the model, as in the bot:
+    # torch on a second thread would give OpenMP a second thread pool, and with more pool
+    # threads than cores libgomp stops spinning at barriers (measured ~12 % slower on 2 cores).
+    worker: Any = InferenceWorker(lambda: load_model(args.model, args.device))
+    await worker.start()
+    engine = worker.engine
     recipe = Recipe(prompt="a lighthouse at dusk, oil painting", width=args.size,
                     height=args.size, steps=args.steps, model=engine.model_id)
-    engine.generate([recipe.with_seed(0)])  # warm-up
 
-    def sync() -> None:
+    def raw_loop(count: int) -> float:
+        start = time.perf_counter()
+        for i in range(count):
+            engine.generate([recipe.with_seed(i)])
         if engine.device.type == "cuda":
             torch.cuda.synchronize()
+        return time.perf_counter() - start
 
-    # Rounds alternate a raw loop and the queue over the same number of jobs, so that drift in
-    # a shared machine's speed hits both sides alike.
-    raw = queued = 0.0
-    sizes: list[int] = []
-    rounds = max(1, min(args.rounds, args.jobs))
-    with tempfile.TemporaryDirectory() as tmp:
+    try:
+        await worker.call(lambda _: raw_loop(1))  # warm-up
+        # Rounds alternate a raw loop and the queue over the same number of jobs, so that
+        # drift in a shared machine's speed hits both sides alike.
+        raw = queued = 0.0
+        sizes: list[int] = []
+        rounds = max(1, min(args.rounds, args.jobs))
         for round_ in range(rounds):
             jobs = args.jobs // rounds + (1 if round_ < args.jobs % rounds else 0)
-            start = time.perf_counter()
-            for i in range(jobs):
-                engine.generate([recipe.with_seed(i)])
-            sync()
-            raw += time.perf_counter() - start
-            seconds, batch_sizes = asyncio.run(_through_queue(
-                engine, recipe, jobs, args.max_batch, Path(tmp) / str(round_)))
+            raw += await worker.call(lambda _, n=jobs: raw_loop(n))
+            seconds, batch_sizes = await _through_queue(worker, recipe, jobs, args.max_batch,
+                                                        workdir / str(round_))
             queued += seconds
             sizes += batch_sizes
+    finally:
+        await worker.close()
     return {
         "bench": "throughput", "model": engine.model_id, "device": str(engine.device),
         "dtype": str(engine.dtype),
@@ -123,9 +124,15 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """N jobs through the queue vs a sequential loop of raw engine calls on the same thread."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(_throughput(args, Path(tmp)))
+
+
 # -- burst --------------------------------------------------------------------------------------
 
-async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def _burst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from bot.app import open_app
     from bot.client.bot import NeurostreamBot
     from bot.config import settings_from_dict
@@ -149,7 +156,7 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
         options = {"prompt": "a cat", "width": args.size, "height": args.size,
                    "steps": args.steps}
         async with open_app(settings, sources=("discord",), recover=False,
-                            factory=lambda: engine) as app:
+                            factory=lambda: load_model(args.model, args.device)) as app:
             bot = NeurostreamBot(app, settings, guild_ready_timeout=0.05)
             async with run_client(fake, bot):
                 peak_waiting: dict[int, int] = {}
@@ -246,9 +253,8 @@ async def _burst(engine: Any, args: argparse.Namespace, workdir: Path) -> dict[s
 
 def burst(args: argparse.Namespace) -> dict[str, Any]:
     """Many /dreams at once over the fake Discord."""
-    engine = load_model(args.model, args.device)
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_burst(engine, args, Path(tmp)))
+        return asyncio.run(_burst(args, Path(tmp)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -199,8 +199,12 @@ class Engine:
     def generate(self, recipes: Sequence[Recipe], *, images: Sequence[Image.Image] | None = None,
                  masks: Sequence[Image.Image] | None = None,
                  progress: ProgressCallback | None = None,
+                 progress_interval: float = 0.0,
                  cancel: threading.Event | None = None) -> GenerationResult:
         """Render ``recipes`` (sharing one batch key) in ONE pipeline call, one seed per image.
+
+        ``progress`` hears of the first and last step and of at most one step per
+        ``progress_interval`` seconds between; only those steps pay for a preview.
 
         Each image equals its unbatched render up to float rounding. Raises ValidationError for
         a bad request, GenerationCancelled when ``cancel`` is set between two steps, and
@@ -242,15 +246,19 @@ class Engine:
         # 4. Run, reporting each step and stopping between steps when cancelled.
         pipe = self.pipeline_for(first.mode)
         stamps: list[float] = []
+        reported = float("-inf")
 
         def on_step_end(pipeline: Any, index: int, timestep: Any,
                         tensors: dict[str, Any]) -> dict[str, Any]:
+            nonlocal reported
             self._synchronize()  # GPUs run ahead of Python: time the step, not its launch
             now = time.perf_counter()
             stamps.append(now)
-            if progress is not None:
+            total = int(getattr(pipeline, "num_timesteps", first.steps))
+            if progress is not None and (now - reported >= progress_interval
+                                         or index + 1 in (1, total)):
+                reported = now
                 preview = latent_preview(tensors["latents"], self.family)
-                total = int(getattr(pipeline, "num_timesteps", first.steps))
                 progress(StepProgress(index + 1, total, now - started, preview))
             if cancel is not None and cancel.is_set():
                 # The documented interrupt flag alone would still VAE-decode the half image

@@ -1,8 +1,9 @@
 """The job queue: every job is in the database before anyone is told it is queued.
 
 One dispatcher task takes the next batch by the pure policy in ``bot.domain.scheduling``, marks
-it running, awaits the backend (with a watchdog on step progress), writes the PNGs on a render
-thread and records the outcome. Failures are contained: an out-of-memory batch is split in
+it running and awaits the backend (with a watchdog on step progress). A finished batch's PNGs are
+written and its jobs recorded as done by a finisher task while the next batch already generates,
+so saving never leaves the model idle. Failures are contained: an out-of-memory batch is split in
 halves, any other failing batch is retried job by job, and a failing job fails alone.
 """
 
@@ -76,7 +77,9 @@ class JobQueue:
         self._max_attempts = max_attempts
         self._step_timeout = step_timeout
         self._waiting: dict[int, Job] = {}
-        self._running: dict[int, Job] = {}
+        self._running: dict[int, Job] = {}  # in the pipeline call now
+        self._finishing: dict[int, Job] = {}  # generated; their PNGs are being written
+        self._finisher: asyncio.Task[None] | None = None
         self._cancel_running: threading.Event | None = None
         self._cancelled: set[int] = set()
         self._running_step = 0
@@ -89,9 +92,8 @@ class JobQueue:
         self._served_count = 0
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        # PNG encoding is tens of ms: off the event loop. By default on a thread of its own, so
-        # that a GPU keeps generating meanwhile; on a CPU the app passes the inference thread
-        # instead, because a second busy thread makes torch's CPU kernels stall.
+        # PNG encoding is tens of ms: off the event loop, on a thread of its own, alongside the
+        # next generation.
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
         self._run_blocking = run_blocking or self._on_render_thread
 
@@ -131,6 +133,7 @@ class JobQueue:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
+        await self._settle_finisher()  # generated images are saved and delivered, not redone
         self._render_pool.shutdown(wait=True)
 
     # -- requests ----------------------------------------------------------------------------
@@ -148,19 +151,19 @@ class JobQueue:
         return scheduling.ordered(list(self._waiting.values()), self._last_served)
 
     def running(self) -> list[Job]:
-        """Jobs generating now."""
-        return list(self._running.values())
+        """Jobs started and not finished: those being saved, then those generating."""
+        return [*self._finishing.values(), *self._running.values()]
 
     def position(self, job_id: int) -> int | None:
         """1-based place among waiting jobs (0 while running), or None when not in the queue."""
-        if job_id in self._running:
+        if job_id in self._running or job_id in self._finishing:
             return 0
         return scheduling.position(list(self._waiting.values()), job_id,
                                    self._last_served)
 
     def estimate_wait(self, job_id: int) -> float | None:
         """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
-        if job_id in self._running:
+        if job_id in self._running or job_id in self._finishing:
             return 0.0
         waiting = self.waiting()
         ids = [job.id for job in waiting]
@@ -329,18 +332,45 @@ class JobQueue:
         finally:
             self._cancel_running = None
 
-        # 3. Learn the step cost for ETAs, write PNGs off the loop, record each job as done.
+        # 3. Learn the step cost for ETAs; the finisher saves and records while the next batch
+        #    generates. One batch is saved at a time, so finished images never pile up in memory.
         self._learn_step_cost(running[0].recipe, result.step_seconds)
-        for job, image, recipe in zip(running, result.images, result.recipes, strict=True):
+        await self._settle_finisher()
+        for job in running:
+            self._finishing[job.id] = self._running.pop(job.id)
+        self._finisher = asyncio.create_task(self._save(running, result),
+                                             name=f"save-jobs-{running[0].id}")
+        return None
+
+    async def _save(self, jobs: Sequence[Job], result: GenerationResult) -> None:
+        """Write each image's PNG and record its job as done (or failed if it can't be saved)."""
+        for job, image, recipe in zip(jobs, result.images, result.recipes, strict=True):
             path = self._output_dir / result_filename(job.id, recipe.seed or 0)
-            await self._run_blocking(functools.partial(_write_png, path, image, recipe,
-                                                       self._compress_level))
+            try:
+                await self._run_blocking(functools.partial(_write_png, path, image, recipe,
+                                                           self._compress_level))
+            except Exception as error:
+                log.exception("saving the image of job %d failed", job.id)
+                await self._finish([job], JobState.FAILED, EventKind.FAILED,
+                                   error=f"the image could not be saved ({error})")
+                continue
             done = await self._jobs.transition(
                 job.id, JobState.DONE, recipe=recipe, output_path=str(path),
                 finished_at=time.time(), step_seconds=result.step_seconds)
-            self._running.pop(job.id, None)
+            self._finishing.pop(job.id, None)
             self._publish(JobEvent(EventKind.DONE, done))
-        return None
+
+    async def _settle_finisher(self) -> None:
+        """Wait for the batch being saved (its failures are its own, already reported)."""
+        finisher, self._finisher = self._finisher, None
+        if finisher is not None:
+            try:
+                await asyncio.shield(finisher)
+            except asyncio.CancelledError:
+                await finisher  # shutting down: the save still completes
+                raise
+            except Exception:
+                log.exception("saving results failed")
 
     async def _generate(self, running: list[Job], cancel: threading.Event) -> GenerationResult:
         last_step = time.monotonic()
@@ -383,4 +413,5 @@ class JobQueue:
             ended = await self._jobs.transition(job.id, state, finished_at=time.time(),
                                                 error=error)
             self._running.pop(job.id, None)
+            self._finishing.pop(job.id, None)
             self._publish(JobEvent(kind, ended))

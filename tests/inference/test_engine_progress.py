@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,27 @@ def test_progress_is_called_once_per_step_with_a_preview(tiny_engine: Engine) ->
     assert preview.size == (16, 8)  # latent resolution: 1/8 of the image
     elapsed = [p.elapsed for p in seen]
     assert elapsed == sorted(elapsed) and elapsed[0] > 0
+
+
+def test_throttled_progress_keeps_first_and_last_step_and_skips_other_previews(
+        tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.inference.engine as engine_module
+    from bot.domain.recipe import Recipe
+
+    previews: list[int] = []
+    real = engine_module.latent_preview
+
+    def counting(latents: Any, family: str) -> Any:
+        previews.append(1)
+        return real(latents, family)
+
+    monkeypatch.setattr(engine_module, "latent_preview", counting)
+    seen: list[int] = []
+    recipe = Recipe(prompt="a lighthouse", width=64, height=64, steps=6, seed=1)
+    tiny_engine.generate([recipe], progress=lambda p: seen.append(p.step),
+                         progress_interval=3600)
+    assert seen == [1, 6]
+    assert len(previews) == 2  # a preview only for the steps that are reported
 
 
 def test_cancel_from_progress_stops_within_a_step(tiny_engine: Engine) -> None:

@@ -162,3 +162,70 @@ async def test_poison_job_is_failed_after_max_attempts(make_queue: Callable[...,
         assert (await queue.wait(retry.id)).state is JobState.DONE
     finally:
         await queue.close()
+
+
+class GatedSaves:
+    """A ``run_blocking`` that holds each save until the test opens the gate."""
+
+    def __init__(self, *, fail_first: bool = False) -> None:
+        self.gate = asyncio.Event()
+        self.saving = asyncio.Event()
+        self.fail_first = fail_first
+
+    async def __call__(self, work: Callable[[], None]) -> None:
+        self.saving.set()
+        await self.gate.wait()
+        if self.fail_first:
+            self.fail_first = False
+            raise OSError(28, "No space left on device")
+        await asyncio.to_thread(work)
+
+
+async def test_next_job_generates_while_the_previous_is_saved(
+        make_queue: Callable[..., JobQueue], worker: Any) -> None:
+    saves = GatedSaves()
+    queue = make_queue(run_blocking=saves)
+    first = await queue.submit(SMALL.with_seed(1), Requester(user_id=1))
+    second = await queue.submit(SMALL.with_seed(2), Requester(user_id=2))
+    started = queue.subscribe(second.id)
+    await queue.start()
+    try:
+        await asyncio.wait_for(saves.saving.wait(), 60)
+        while (await asyncio.wait_for(started.get(), 60)).step < 1:
+            pass  # the second job is generating while the first one's PNG waits
+        assert [job.id for job in queue.running()] == [first.id, second.id]
+        assert queue.position(first.id) == 0
+        assert (await queue.cancel(first.id)) is None  # generated: too late to cancel
+        saves.gate.set()
+        assert (await queue.wait(first.id)).state is JobState.DONE
+        assert (await queue.wait(second.id)).state is JobState.DONE
+    finally:
+        await queue.close()
+
+
+async def test_a_failed_save_fails_that_job_with_the_reason_and_the_next_works(
+        make_queue: Callable[..., JobQueue], worker: Any) -> None:
+    saves = GatedSaves(fail_first=True)
+    saves.gate.set()
+    results = await _run_all(make_queue(run_blocking=saves),
+                             [SMALL.with_seed(1), SMALL.with_seed(2)])
+    assert results[0].state is JobState.FAILED
+    assert "could not be saved" in (results[0].error or "")
+    assert "No space left on device" in (results[0].error or "")
+    assert results[1].state is JobState.DONE
+
+
+async def test_close_finishes_a_save_in_progress(make_queue: Callable[..., JobQueue],
+                                                 database: Any) -> None:
+    saves = GatedSaves()
+    queue = make_queue(run_blocking=saves)
+    job = await queue.submit(SMALL.with_seed(1), Requester())
+    await queue.start()
+    await asyncio.wait_for(saves.saving.wait(), 60)
+    closing = asyncio.ensure_future(queue.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # waits for the image being saved
+    saves.gate.set()
+    await asyncio.wait_for(closing, 30)
+    saved = await JobRepository(database).get(job.id)
+    assert saved is not None and saved.state is JobState.DONE and saved.output_path

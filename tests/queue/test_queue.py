@@ -176,14 +176,3 @@ async def test_event_loop_stays_responsive_during_512_generation(
         await queue.close()
     assert len(lateness) > 20
     assert max(lateness) < 0.05, f"event loop was {max(lateness) * 1000:.0f} ms late"
-
-
-def test_progress_is_throttled_but_keeps_first_and_last_step() -> None:
-    from bot.inference.engine import StepProgress
-    from bot.queue.backend import throttled
-
-    seen: list[int] = []
-    forward = throttled(lambda p: seen.append(p.step), min_interval=3600)
-    for step in range(1, 21):
-        forward(StepProgress(step=step, total=20, elapsed=0.0, preview=None))
-    assert seen == [1, 20]
