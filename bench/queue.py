@@ -40,16 +40,14 @@ from bench._models import load_model
 
 async def _through_queue(worker: Any, recipe: Any, jobs: int, max_batch: int,
                          workdir: Path) -> tuple[float, list[int]]:
+    from bot.app import on_worker_if_cpu
     from bot.domain.jobs import JobState, Requester
-    from bot.inference.batching import auto_batch_size
     from bot.queue.backend import InProcessBackend
     from bot.queue.queue import JobQueue
     from bot.storage.database import Database
     from bot.storage.jobs import JobRepository
 
     database = await Database.open(workdir / "bench.db")
-    if max_batch == 0:
-        max_batch = await worker.call(lambda e: auto_batch_size(e, recipe.width, recipe.height))
     backend = InProcessBackend(worker)
     sizes: list[int] = []
     original = backend.generate
@@ -59,7 +57,8 @@ async def _through_queue(worker: Any, recipe: Any, jobs: int, max_batch: int,
         return await original(recipes, **kwargs)
 
     backend.generate = recording  # type: ignore[method-assign]
-    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch)
+    queue = JobQueue(JobRepository(database), backend, workdir / "out", max_batch=max_batch,
+                     run_blocking=on_worker_if_cpu(worker))  # as the app does
     try:
         submitted = [await queue.submit(recipe.with_seed(i), Requester()) for i in range(jobs)]
         start = time.perf_counter()
@@ -77,6 +76,7 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     import torch
 
     from bot.domain.recipe import Recipe
+    from bot.inference.batching import auto_batch_size
     from bot.inference.worker import InferenceWorker
 
     # Both sides run on the one inference thread, which also loads the model, as in the bot:
@@ -96,20 +96,41 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
+    # Time inside the engine's calls on the queue's side, to split its time into generating
+    # (which drifts with the machine) and the queue's own per-job cost.
+    generating = [0.0]
+    plain_generate = engine.generate
+
+    def timed_generate(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return plain_generate(*args, **kwargs)
+        finally:
+            generating[0] += time.perf_counter() - start
+
     try:
         await worker.call(lambda _: raw_loop(1))  # warm-up
-        # Rounds alternate a raw loop and the queue over the same number of jobs, so that
-        # drift in a shared machine's speed hits both sides alike.
+        max_batch = args.max_batch or await worker.call(
+            lambda e: auto_batch_size(e, recipe.width, recipe.height))
+        # Short rounds alternate a raw loop and the queue over the same number of jobs, and
+        # which side goes first, so that drift in a shared machine's speed hits both alike.
         raw = queued = 0.0
         sizes: list[int] = []
-        rounds = max(1, min(args.rounds, args.jobs))
+        rounds = max(1, min(args.rounds or args.jobs // (max_batch * 2), args.jobs))
         for round_ in range(rounds):
             jobs = args.jobs // rounds + (1 if round_ < args.jobs % rounds else 0)
-            raw += await worker.call(lambda _, n=jobs: raw_loop(n))
-            seconds, batch_sizes = await _through_queue(worker, recipe, jobs, args.max_batch,
-                                                        workdir / str(round_))
-            queued += seconds
-            sizes += batch_sizes
+            for side in (("raw", "queue") if round_ % 2 == 0 else ("queue", "raw")):
+                if side == "raw":
+                    raw += await worker.call(lambda _, n=jobs: raw_loop(n))
+                    continue
+                engine.generate = timed_generate
+                try:
+                    seconds, batch_sizes = await _through_queue(
+                        worker, recipe, jobs, max_batch, workdir / str(round_))
+                finally:
+                    engine.generate = plain_generate
+                queued += seconds
+                sizes += batch_sizes
     finally:
         await worker.close()
     return {
@@ -117,10 +138,13 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "dtype": str(engine.dtype),
         "gpu": torch.cuda.get_device_name(0) if engine.device.type == "cuda" else None,
         "size": args.size, "steps": args.steps, "jobs": args.jobs, "rounds": rounds,
-        "batch_sizes": sizes,
+        "max_batch": max_batch, "batch_sizes": sizes,
         "raw_seconds": raw, "queue_seconds": queued,
         "raw_images_per_s": args.jobs / raw, "queue_images_per_s": args.jobs / queued,
         "ratio": raw / queued,
+        "queue_generating_seconds": generating[0],
+        "queue_own_ms_per_job": (queued - generating[0]) / args.jobs * 1000,
+        "raw_ms_per_job": raw / args.jobs * 1000,
     }
 
 
@@ -267,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="alternate raw and queued runs in this many rounds")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="alternate raw and queued runs in this many rounds "
+                             "(0: rounds of two batches)")
     parser.add_argument("--max-batch", type=int, default=1, help="0 = auto")
     parser.add_argument("--dreams", type=int, default=500)
     parser.add_argument("--users", type=int, default=50)
