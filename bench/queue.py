@@ -1,7 +1,8 @@
 """Benchmarks of the queue.
 
 throughput: N identical jobs through the queue (batched as ``--max-batch`` allows) against a
-            sequential loop of raw engine calls with the same parameters; images/s ratio.
+            sequential loop of raw engine calls with the same parameters (images/s ratio), and
+            against the same loop writing the PNGs the queue writes.
 burst:      M ``/dream``s from U users at once over the wire-level fake Discord: caps hold, the
             light users' median wait, the peak memory of the process.
 
@@ -75,9 +76,11 @@ async def _through_queue(worker: Any, recipe: Any, jobs: int, max_batch: int,
 async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import torch
 
+    from bot.domain.a1111 import format_parameters
     from bot.domain.recipe import Recipe
     from bot.inference.batching import auto_batch_size
     from bot.inference.worker import InferenceWorker
+    from bot.render.png import write_png
 
     # Both sides run on the one inference thread, which also loads the model, as in the bot:
     # torch on a second thread would give OpenMP a second thread pool, and with more pool
@@ -88,10 +91,13 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     recipe = Recipe(prompt="a lighthouse at dusk, oil painting", width=args.size,
                     height=args.size, steps=args.steps, model=engine.model_id)
 
-    def raw_loop(count: int) -> float:
+    def raw_loop(count: int, save: bool = False) -> float:
         start = time.perf_counter()
         for i in range(count):
-            engine.generate([recipe.with_seed(i)])
+            result = engine.generate([recipe.with_seed(i)])
+            if save:  # what the queue writes for each job, done by hand
+                write_png(workdir / "raw" / f"{i}.png", result.images[0],
+                          format_parameters(result.recipes[0]))
         if engine.device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -112,16 +118,21 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         await worker.call(lambda _: raw_loop(1))  # warm-up
         max_batch = args.max_batch or await worker.call(
             lambda e: auto_batch_size(e, recipe.width, recipe.height))
-        # Short rounds alternate a raw loop and the queue over the same number of jobs, and
-        # which side goes first, so that drift in a shared machine's speed hits both alike.
-        raw = queued = 0.0
+        # Short rounds take turns between a raw loop, a raw loop that also saves the PNGs the
+        # queue saves, and the queue, over the same number of jobs, rotating which goes first,
+        # so that drift in a shared machine's speed hits every side alike.
+        raw = saved = queued = 0.0
         sizes: list[int] = []
         rounds = max(1, min(args.rounds or args.jobs // (max_batch * 2), args.jobs))
+        sides = ["raw", "saved", "queue"]
         for round_ in range(rounds):
             jobs = args.jobs // rounds + (1 if round_ < args.jobs % rounds else 0)
-            for side in (("raw", "queue") if round_ % 2 == 0 else ("queue", "raw")):
+            for side in sides[round_ % 3:] + sides[: round_ % 3]:
                 if side == "raw":
                     raw += await worker.call(lambda _, n=jobs: raw_loop(n))
+                    continue
+                if side == "saved":
+                    saved += await worker.call(lambda _, n=jobs: raw_loop(n, save=True))
                     continue
                 engine.generate = timed_generate
                 try:
@@ -142,6 +153,7 @@ async def _throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "raw_seconds": raw, "queue_seconds": queued,
         "raw_images_per_s": args.jobs / raw, "queue_images_per_s": args.jobs / queued,
         "ratio": raw / queued,
+        "raw_saving_pngs_seconds": saved, "ratio_to_raw_saving_pngs": saved / queued,
         "queue_generating_seconds": generating[0],
         "queue_own_ms_per_job": (queued - generating[0]) / args.jobs * 1000,
         "raw_ms_per_job": raw / args.jobs * 1000,

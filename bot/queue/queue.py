@@ -28,11 +28,10 @@ from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.recipe import Recipe
 from bot.queue.backend import Backend
 from bot.queue.events import EventKind, JobEvent
-from bot.render.png import encode_png, result_filename
+from bot.render.png import result_filename, write_png
 from bot.storage.jobs import JobRepository
 
 if TYPE_CHECKING:
-    from PIL import Image
 
     from bot.inference.engine import GenerationResult, StepProgress
 
@@ -49,14 +48,6 @@ class Failure:
 
     reason: str
     out_of_memory: bool = False
-
-
-def _write_png(path: Path, image: Image.Image, recipe: Recipe, compress_level: int) -> None:
-    data = encode_png(image, format_parameters(recipe), compress_level=compress_level)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # atomic: a crash never leaves half a PNG under the final name
 
 
 class JobQueue:
@@ -347,8 +338,9 @@ class JobQueue:
         for job, image, recipe in zip(jobs, result.images, result.recipes, strict=True):
             path = self._output_dir / result_filename(job.id, recipe.seed or 0)
             try:
-                await self._run_blocking(functools.partial(_write_png, path, image, recipe,
-                                                           self._compress_level))
+                await self._run_blocking(functools.partial(
+                    write_png, path, image, format_parameters(recipe),
+                    compress_level=self._compress_level))
             except Exception as error:
                 log.exception("saving the image of job %d failed", job.id)
                 await self._finish([job], JobState.FAILED, EventKind.FAILED,

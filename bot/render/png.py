@@ -25,6 +25,15 @@ def encode_png(image: Image.Image, parameters: str, *, compress_level: int = 1) 
     return buffer.getvalue()
 
 
+def write_png(path: Path, image: Image.Image, parameters: str, *, compress_level: int = 1) -> None:
+    """Encode and write a result PNG atomically: a crash never leaves half a file at ``path``."""
+    data = encode_png(image, parameters, compress_level=compress_level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def encode_preview(image: Image.Image, *, size: int = 256, quality: int = 70) -> bytes:
     """A small JPEG preview with no metadata, so no reader mistakes it for a result."""
     preview = image.convert("RGB")
