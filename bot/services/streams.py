@@ -258,6 +258,8 @@ class StreamService:
         """Queue the stream's next image; None if its pool or theme went away (it stops)."""
         channel_theme = self._themes.theme_for(stream.channel_id)
         pool = await self._repository.pool(stream.channel_id)
+        if stream.channel_id not in self._streams:
+            return None  # stopped meanwhile
         if channel_theme is None or not pool:
             reason = "the channel's theme was cleared" if channel_theme is None else \
                 "the prompt pool is empty"
@@ -277,7 +279,9 @@ class StreamService:
                               channel_id=stream.channel_id, source=STREAM_SOURCE)
         job = await self._queue.submit(recipe, requester, priority=PRIORITY_STREAM)
         await self._repository.mark_image(stream.channel_id, now)
-        self._streams[stream.channel_id] = dataclasses.replace(stream, last_image_at=now)
+        current = self._streams.get(stream.channel_id)
+        if current is not None:  # a /stream stop meanwhile must not be undone
+            self._streams[stream.channel_id] = dataclasses.replace(current, last_image_at=now)
         host.follow(job.id)
         return job.id
 
