@@ -1,4 +1,4 @@
-"""Texts that show the queue: `/queue` for members, `/queue everyone` and the CLI for admins."""
+"""Texts that show the queue: `/queue` for members, `/queue all` and the CLI for admins."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def member_view(entries: Sequence[QueueEntry], total: int) -> str:
 
 
 def moderator_view(entries: Sequence[QueueEntry]) -> str:
-    """Every waiting job with user, channel, place and attempts (``/queue everyone``)."""
+    """Every waiting job with user, channel, place and attempts (``/queue all``)."""
     if not entries:
         return "The queue is empty."
     lines = []

@@ -23,12 +23,13 @@ class QueueCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="queue")
-    @app_commands.describe(everyone="Moderators: every waiting job, with user, channel and "
+    @app_commands.rename(show_all="all")
+    @app_commands.describe(show_all="Moderators: every waiting job, with user, channel and "
                                     "attempts")
-    async def queue(self, interaction: discord.Interaction, everyone: bool = False) -> None:
+    async def queue(self, interaction: discord.Interaction, show_all: bool = False) -> None:
         """Show your jobs in the queue, their places and the expected wait."""
         generation = self.bot.services.generation
-        if everyone:
+        if show_all:
             if not can_manage_messages(interaction):
                 raise UserError("the whole queue is for members with Manage Messages; "
                                 "/queue shows your own jobs")

@@ -111,12 +111,12 @@ async def test_cancel_queued_and_running_jobs_and_queue(env: Env) -> None:
         assert f"#{queued_id}" in listing.content and "next in queue" in listing.content
 
         everything = await env.fake.send_command(world.guild, world.channel, world.mod,
-                                                 "queue", {"everyone": True})
+                                                 "queue", {"all": True})
         admin = (await everything.wait_original(timeout=10)).content
         assert f"<@{world.alice.id}>" in admin and f"<#{world.channel.id}>" in admin
         assert f"#{running_id}" in admin and f"#{queued_id}" in admin and "attempts 1" in admin
         refused = await env.fake.send_command(world.guild, world.channel, world.alice, "queue",
-                                              {"everyone": True})
+                                              {"all": True})
         assert "Manage Messages" in (await refused.wait_original(timeout=10)).content
 
         stranger_try = await env.fake.send_command(
