@@ -2,8 +2,8 @@
 
 One dispatcher task takes the next batch by the pure policy in ``bot.domain.scheduling``, marks
 it running and awaits the backend (with a watchdog on step progress). A finished batch's PNGs are
-written and its jobs recorded as done by a finisher task while the next batch already generates,
-so saving never leaves the model idle. Failures are contained: an out-of-memory batch is split in
+written and its jobs recorded as done (``bot.queue.saving``) while the next batch generates, so
+saving never leaves the model idle. Failures are contained: an out-of-memory batch is split in
 halves, any other failing batch is retried job by job, and a failing job fails alone.
 """
 
@@ -15,24 +15,21 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.domain import scheduling
-from bot.domain.a1111 import format_parameters
 from bot.domain.errors import GenerationCancelled, NeurostreamError, OutOfMemory
 from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.recipe import Recipe
 from bot.queue.backend import Backend
 from bot.queue.events import EventKind, JobEvent
-from bot.render.png import result_filename, write_png
+from bot.queue.saving import ResultSaver, RunBlocking
 from bot.storage.jobs import JobRepository
 
 if TYPE_CHECKING:
-
     from bot.inference.engine import GenerationResult, StepProgress
 
 log = logging.getLogger(__name__)
@@ -57,20 +54,17 @@ class JobQueue:
                  sources: Iterable[str] = ("cli",), max_batch: int = 1,
                  compress_level: int = 1, max_attempts: int = 3,
                  step_timeout: float = 300.0,
-                 run_blocking: Callable[[Callable[[], None]], Awaitable[None]] | None = None
-                 ) -> None:
+                 run_blocking: RunBlocking | None = None) -> None:
         self._jobs = jobs
         self._backend = backend
-        self._output_dir = output_dir
         self._sources = frozenset(sources)
         self.max_batch = max(1, max_batch)
-        self._compress_level = compress_level
         self._max_attempts = max_attempts
         self._step_timeout = step_timeout
         self._waiting: dict[int, Job] = {}
         self._running: dict[int, Job] = {}  # in the pipeline call now
-        self._finishing: dict[int, Job] = {}  # generated; their PNGs are being written
-        self._finisher: asyncio.Task[None] | None = None
+        self._saver = ResultSaver(output_dir, compress_level=compress_level,
+                                  run_blocking=run_blocking)
         self._cancel_running: threading.Event | None = None
         self._cancelled: set[int] = set()
         self._running_step = 0
@@ -83,10 +77,6 @@ class JobQueue:
         self._served_count = 0
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        # PNG encoding is tens of ms: off the event loop, on a thread of its own, alongside the
-        # next generation.
-        self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
-        self._run_blocking = run_blocking or self._on_render_thread
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -124,8 +114,7 @@ class JobQueue:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
-        await self._settle_finisher()  # generated images are saved and delivered, not redone
-        self._render_pool.shutdown(wait=True)
+        await self._saver.close()
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -143,18 +132,18 @@ class JobQueue:
 
     def running(self) -> list[Job]:
         """Jobs started and not finished: those being saved, then those generating."""
-        return [*self._finishing.values(), *self._running.values()]
+        return [*self._saver.saving.values(), *self._running.values()]
 
     def position(self, job_id: int) -> int | None:
         """1-based place among waiting jobs (0 while running), or None when not in the queue."""
-        if job_id in self._running or job_id in self._finishing:
+        if job_id in self._running or job_id in self._saver.saving:
             return 0
         return scheduling.position(list(self._waiting.values()), job_id,
                                    self._last_served)
 
     def estimate_wait(self, job_id: int) -> float | None:
         """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
-        if job_id in self._running or job_id in self._finishing:
+        if job_id in self._running or job_id in self._saver.saving:
             return 0.0
         waiting = self.waiting()
         ids = [job.id for job in waiting]
@@ -323,46 +312,24 @@ class JobQueue:
         finally:
             self._cancel_running = None
 
-        # 3. Learn the step cost for ETAs; the finisher saves and records while the next batch
+        # 3. Learn the step cost for ETAs; the saver writes and records while the next batch
         #    generates. One batch is saved at a time, so finished images never pile up in memory.
         self._learn_step_cost(running[0].recipe, result.step_seconds)
-        await self._settle_finisher()
+        await self._saver.save(running, result, functools.partial(
+            self._record_saved, step_seconds=result.step_seconds))
         for job in running:
-            self._finishing[job.id] = self._running.pop(job.id)
-        self._finisher = asyncio.create_task(self._save(running, result),
-                                             name=f"save-jobs-{running[0].id}")
+            self._running.pop(job.id)
         return None
 
-    async def _save(self, jobs: Sequence[Job], result: GenerationResult) -> None:
-        """Write each image's PNG and record its job as done (or failed if it can't be saved)."""
-        for job, image, recipe in zip(jobs, result.images, result.recipes, strict=True):
-            path = self._output_dir / result_filename(job.id, recipe.seed or 0)
-            try:
-                await self._run_blocking(functools.partial(
-                    write_png, path, image, format_parameters(recipe),
-                    compress_level=self._compress_level))
-            except Exception as error:
-                log.exception("saving the image of job %d failed", job.id)
-                await self._finish([job], JobState.FAILED, EventKind.FAILED,
-                                   error=f"the image could not be saved ({error})")
-                continue
-            done = await self._jobs.transition(
-                job.id, JobState.DONE, recipe=recipe, output_path=str(path),
-                finished_at=time.time(), step_seconds=result.step_seconds)
-            self._finishing.pop(job.id, None)
-            self._publish(JobEvent(EventKind.DONE, done))
-
-    async def _settle_finisher(self) -> None:
-        """Wait for the batch being saved (its failures are its own, already reported)."""
-        finisher, self._finisher = self._finisher, None
-        if finisher is not None:
-            try:
-                await asyncio.shield(finisher)
-            except asyncio.CancelledError:
-                await finisher  # shutting down: the save still completes
-                raise
-            except Exception:
-                log.exception("saving results failed")
+    async def _record_saved(self, job: Job, recipe: Recipe, path: Path | None,
+                            error: str | None, *, step_seconds: float) -> None:
+        if path is None:
+            await self._finish([job], JobState.FAILED, EventKind.FAILED, error=error)
+            return
+        done = await self._jobs.transition(
+            job.id, JobState.DONE, recipe=recipe, output_path=str(path),
+            finished_at=time.time(), step_seconds=step_seconds)
+        self._publish(JobEvent(EventKind.DONE, done))
 
     async def _generate(self, running: list[Job], cancel: threading.Event) -> GenerationResult:
         last_step = time.monotonic()
@@ -390,9 +357,6 @@ class JobQueue:
                 raise StepTimeout(f"a denoising step took longer than {self._step_timeout:g} s; "
                                   "the job was stopped")
 
-    async def _on_render_thread(self, work: Callable[[], None]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._render_pool, work)
-
     def _learn_step_cost(self, recipe: Recipe, step_seconds: float) -> None:
         if step_seconds <= 0:
             return
@@ -405,5 +369,4 @@ class JobQueue:
             ended = await self._jobs.transition(job.id, state, finished_at=time.time(),
                                                 error=error)
             self._running.pop(job.id, None)
-            self._finishing.pop(job.id, None)
             self._publish(JobEvent(kind, ended))

@@ -1,0 +1,89 @@
+"""Saving results: a generated batch's PNGs are written while the next batch generates."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.domain.a1111 import format_parameters
+from bot.domain.jobs import Job
+from bot.domain.recipe import Recipe
+from bot.render.png import result_filename, write_png
+
+if TYPE_CHECKING:
+    from bot.inference.engine import GenerationResult
+
+log = logging.getLogger(__name__)
+
+RunBlocking = Callable[[Callable[[], None]], Awaitable[None]]
+# Records one job's outcome: its recipe and file, or None and why it could not be saved.
+Record = Callable[[Job, Recipe, Path | None, str | None], Awaitable[None]]
+
+
+class ResultSaver:
+    """Writes result PNGs off the event loop, one batch at a time, and records each job.
+
+    ``save`` returns as soon as the batch before has been saved, so the dispatcher can start the
+    next generation while this batch's PNGs are written: saving never leaves the model idle, and
+    at most one batch of images waits in memory.
+    """
+
+    def __init__(self, output_dir: Path, *, compress_level: int = 1,
+                 run_blocking: RunBlocking | None = None) -> None:
+        self._output_dir = output_dir
+        self._compress_level = compress_level
+        # PNG encoding is tens of ms: by default on a thread of its own, alongside the next
+        # generation (the app passes the inference thread on a CPU).
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
+        self._run_blocking = run_blocking or self._on_own_thread
+        self.saving: dict[int, Job] = {}  # generated; their PNGs are being written
+        self._task: asyncio.Task[None] | None = None
+
+    async def save(self, jobs: Sequence[Job], result: GenerationResult, record: Record) -> None:
+        """Wait for the batch being saved, then start saving this one and return."""
+        await self.settle()
+        for job in jobs:
+            self.saving[job.id] = job
+        self._task = asyncio.create_task(self._save(list(jobs), result, record),
+                                         name=f"save-jobs-{jobs[0].id}")
+
+    async def settle(self) -> None:
+        """Wait for the batch being saved (its failures are its own, already recorded)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task  # shutting down: the save still completes
+            raise
+        except Exception:
+            log.exception("saving results failed")
+
+    async def close(self) -> None:
+        """Finish the save in progress (generated images are delivered, not redone)."""
+        await self.settle()
+        self._pool.shutdown(wait=True)
+
+    async def _save(self, jobs: list[Job], result: GenerationResult, record: Record) -> None:
+        for job, image, recipe in zip(jobs, result.images, result.recipes, strict=True):
+            path = self._output_dir / result_filename(job.id, recipe.seed or 0)
+            try:
+                await self._run_blocking(functools.partial(
+                    write_png, path, image, format_parameters(recipe),
+                    compress_level=self._compress_level))
+            except Exception as error:
+                log.exception("saving the image of job %d failed", job.id)
+                await record(job, recipe, None, f"the image could not be saved ({error})")
+            else:
+                await record(job, recipe, path, None)
+            finally:
+                self.saving.pop(job.id, None)
+
+    async def _on_own_thread(self, work: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, work)
