@@ -60,7 +60,10 @@ class ResultSaver:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            await task  # shutting down: the save still completes
+            try:
+                await task  # shutting down: the save still completes
+            except Exception:
+                log.exception("saving results failed")
             raise
         except Exception:
             log.exception("saving results failed")
