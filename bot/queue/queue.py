@@ -134,16 +134,19 @@ class JobQueue:
         """Jobs started and not finished: those being saved, then those generating."""
         return [*self._saver.saving.values(), *self._running.values()]
 
+    def _started(self, job_id: int) -> bool:
+        return job_id in self._running or job_id in self._saver.saving
+
     def position(self, job_id: int) -> int | None:
         """1-based place among waiting jobs (0 while running), or None when not in the queue."""
-        if job_id in self._running or job_id in self._saver.saving:
+        if self._started(job_id):
             return 0
         return scheduling.position(list(self._waiting.values()), job_id,
                                    self._last_served)
 
     def estimate_wait(self, job_id: int) -> float | None:
         """Seconds until ``job_id`` starts (0 if running), None before anything was measured."""
-        if job_id in self._running or job_id in self._saver.saving:
+        if self._started(job_id):
             return 0.0
         waiting = self.waiting()
         ids = [job.id for job in waiting]
