@@ -79,6 +79,49 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_by_channel ON jobs(channel_id, source, created_at);
     """,
+    # 3: lineage (several parents per job, each link with a kind), job groups (a grid, a morph's
+    #    frames, later a party) and the attachments store (input images kept by content hash).
+    """
+    CREATE TABLE job_links (
+        child_id  INTEGER NOT NULL REFERENCES jobs(id),
+        parent_id INTEGER NOT NULL REFERENCES jobs(id),
+        kind      TEXT    NOT NULL,
+        position  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (child_id, parent_id, kind)
+    );
+    CREATE INDEX job_links_by_parent ON job_links(parent_id, kind);
+    -- Until now a job had one parent, and only a Reroll made one.
+    INSERT INTO job_links (child_id, parent_id, kind, position)
+        SELECT id, parent_id, 'reroll', 0 FROM jobs WHERE parent_id IS NOT NULL;
+    CREATE TABLE job_groups (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind              TEXT    NOT NULL,
+        guild_id          INTEGER,
+        channel_id        INTEGER,
+        created_by        INTEGER,
+        created_at        REAL    NOT NULL,
+        title             TEXT    NOT NULL DEFAULT '',
+        data              TEXT    NOT NULL DEFAULT '{}',
+        status_message_id INTEGER,
+        message_id        INTEGER
+    );
+    CREATE TABLE group_members (
+        group_id INTEGER NOT NULL REFERENCES job_groups(id),
+        job_id   INTEGER NOT NULL REFERENCES jobs(id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (group_id, job_id)
+    );
+    CREATE INDEX group_members_by_job ON group_members(job_id);
+    CREATE TABLE attachments (
+        digest     TEXT    PRIMARY KEY,
+        mime       TEXT    NOT NULL,
+        size       INTEGER NOT NULL,
+        width      INTEGER NOT NULL,
+        height     INTEGER NOT NULL,
+        path       TEXT    NOT NULL,
+        created_at REAL    NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
