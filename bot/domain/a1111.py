@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.recipe import Mode, Recipe
+from bot.domain.text import normalise_text
 
 
 def _fmt_number(value: float) -> str:
@@ -25,11 +26,15 @@ def format_parameters(recipe: Recipe) -> str:
     ]
     if recipe.mode is not Mode.TXT2IMG and recipe.strength is not None:
         fields.append(("Denoising strength", _fmt_number(recipe.strength)))
-    # Newlines inside a prompt would be read as the start of the next section.
-    prompt = " ".join(recipe.prompt.splitlines())
-    negative = " ".join(recipe.negative.splitlines())
+    # A validated recipe is already normalised; this keeps a recipe that skipped validation
+    # (an old database row) from putting control characters or a newline, which would be read
+    # as the start of the next section, into the metadata.
+    prompt = normalise_text(recipe.prompt).strip()
+    negative = normalise_text(recipe.negative).strip()
     settings = ", ".join(f"{key}: {value}" for key, value in fields)
-    return f"{prompt}\nNegative prompt: {negative}\n{settings}"
+    # A1111 leaves the "Negative prompt:" line out when there is none.
+    negative_line = f"Negative prompt: {negative}\n" if negative else ""
+    return f"{prompt}\n{negative_line}{settings}"
 
 
 # A settings value is either quoted (may contain commas) or runs to the next comma.
@@ -39,7 +44,8 @@ _SETTING = re.compile(r'\s*([\w ]+?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 def parse_parameters(text: str) -> dict[str, str]:
     """Parse an A1111 ``parameters`` text the way A1111-format readers do.
 
-    Returns ``prompt``, ``negative`` and one entry per setting ("Steps", "Seed", ...).
+    Returns ``prompt``, ``negative`` ("" when the text has no "Negative prompt:" line, as A1111
+    writes it then) and one entry per setting ("Steps", "Seed", ...).
     """
     lines = text.strip().split("\n")
     settings_line = lines[-1] if len(lines) > 1 and _SETTING.match(lines[-1]) else ""

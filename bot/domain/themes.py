@@ -1,7 +1,7 @@
 """Channel themes: a prefix, a suffix, a negative and locked values applied to every prompt.
 
-Pure: merging text, locking values, parsing preset files' contents and finding the words a
-77-token text encoder will cut. No I/O here; the tokenizer is injected as a callable.
+Pure: merging text, locking values, the rule that a theme and the user's words fit together,
+and parsing preset files' contents. No I/O here; the tokenizer is injected as a callable.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +17,17 @@ from bot.domain.errors import ValidationError
 from bot.domain.prompt_pool import TemplateError, check_template
 from bot.domain.recipe import SCHEDULERS, Recipe, scheduler_key
 from bot.domain.requests import Defaults, DreamRequest, build_recipe
+from bot.domain.text import normalise_text
+from bot.domain.tokens import TokenCounter, approximate_token_count, cut_note, words_cut
 from bot.domain.validation import Limits, validate_recipe
 
-# CLIP's window is 77 tokens including the start and end tokens: 75 are the prompt's.
-TOKEN_WINDOW = 75
 THEME_TEXT_MAX = 500
+# The fewest characters a theme must leave for the words users type (and for their own negative
+# terms), so that a themed channel stays usable; a lower prompt_max_chars lowers it to half.
+MIN_USER_CHARS = 100
+# What join_prompt / merge_negative put between two parts at most (", ").
+JOINER_CHARS = 2
 LOCKABLE = ("width", "height", "steps", "guidance", "scheduler")
-
-TokenCounter = Callable[[str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,46 +130,6 @@ def merge_negative(theme_negative: str, user_negative: str) -> str:
     return ", ".join(merged)
 
 
-# -- tokens -----------------------------------------------------------------------------------
-
-_PIECES = re.compile(r"[^\W\d_]+|\d|[^\w\s]+|_+")
-
-
-def approximate_token_count(text: str) -> int:
-    """A tokenizer-free estimate of CLIP's count: letters in chunks of ~6, digits and
-    punctuation runs one each. Used only when no real tokenizer is available."""
-    count = 0
-    for piece in _PIECES.findall(text):
-        count += max(1, math.ceil(len(piece) / 6)) if piece[0].isalpha() else (
-            len(piece) if piece.isdigit() else 1)
-    return count
-
-
-def words_cut(prompt: str, count_tokens: TokenCounter, window: int = TOKEN_WINDOW) -> list[str]:
-    """The words of ``prompt`` past the text encoder's window ([] if it fits).
-
-    CLIP never merges tokens across whitespace, so counting word by word is exact.
-    """
-    if count_tokens(prompt) <= window:
-        return []
-    words = prompt.split()
-    used = 0
-    for index, word in enumerate(words):
-        used += count_tokens(word)
-        if used > window:
-            return words[index:]
-    return []
-
-
-def cut_note(words: Sequence[str], limit: int = 300) -> str:
-    """The warning shown for a prompt that will be cut."""
-    shown = " ".join(words)
-    if len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return (f"the prompt is longer than the text encoder's 77-token window; "
-            f"these words will be ignored: “{shown}”")
-
-
 # -- applying a theme -------------------------------------------------------------------------
 
 def _same(key: str, asked: object, locked: object) -> bool:
@@ -190,40 +153,115 @@ def lock_values(request: DreamRequest, theme: Theme) -> tuple[DreamRequest, list
     return dataclasses.replace(request, **changes), notes  # type: ignore[arg-type]
 
 
+def prompt_room(theme: Theme, max_chars: int) -> int:
+    """How many characters of their own words users have in a channel with ``theme``.
+
+    The final prompt (prefix, words, suffix and the joiners between them) must fit
+    ``max_chars``; words of at most this length always do. May be negative.
+    """
+    used = sum(len(part) + JOINER_CHARS
+               for part in (tidy(normalise_text(theme.prefix)), tidy(normalise_text(theme.suffix)))
+               if part)
+    return max_chars - used
+
+
+def negative_room(theme: Theme, max_chars: int) -> int:
+    """How many characters users may add to ``theme``'s negative terms (may be negative)."""
+    negative = ", ".join(split_terms(normalise_text(theme.negative)))
+    return max_chars - (len(negative) + JOINER_CHARS if negative else 0)
+
+
+def _check_fits(theme: Theme, max_chars: int, *, prompt: str, words: str, negative: str,
+                user_negative: str) -> None:
+    """Refuse a themed prompt or negative past ``max_chars`` (the engine would refuse it later,
+    once queued), saying how many characters the user has in this channel."""
+    if len(prompt) > max_chars:
+        room = prompt_room(theme, max_chars)
+        if room <= 0:
+            raise ValidationError(
+                f"this channel's theme leaves no room for your prompt (it uses {max_chars - room} "
+                f"of the {max_chars} characters a prompt may have): ask a moderator to shorten "
+                "it with /theme set")
+        # len(prompt) > max_chars implies len(words) > room: the two numbers never contradict.
+        raise ValidationError(
+            f"prompt is too long for this channel's theme: you have {room} characters here "
+            f"(the theme uses {max_chars - room} of the {max_chars}), got {len(tidy(words))}")
+    if len(negative) > max_chars:
+        room = negative_room(theme, max_chars)
+        yours = ", ".join(split_terms(user_negative))
+        raise ValidationError(
+            f"negative prompt is too long for this channel's theme: with its negative terms you "
+            f"have {max(room, 0)} characters here (of the {max_chars}), got {len(yours)}")
+
+
 def build_themed_recipe(request: DreamRequest, theme: Theme | None, *, defaults: Defaults,
                         limits: Limits, model: str,
                         count_tokens: TokenCounter | None = None) -> Recipe:
     """Validate ``request`` and apply ``theme``: the final prompt is prefix + words + suffix.
 
-    The user's own values are validated as typed (a theme's text does not count against the
-    prompt length limit); a prompt past the encoder's window is accepted with a note.
+    The theme and the user's words together must fit ``prompt_max_chars`` (the prompt with its
+    joiners, and the merged negative): checked here, before anything is queued. A prompt past
+    the encoder's window is accepted with a note.
     """
     notes: list[str] = []
     if theme is not None:
         request, notes = lock_values(request, theme)
     recipe = build_recipe(request, defaults=defaults, limits=limits, model=model)
     if theme is not None:
-        recipe = dataclasses.replace(
-            recipe, prompt=join_prompt(theme.prefix, recipe.prompt, theme.suffix),
-            negative=merge_negative(theme.negative, recipe.negative),
-            user_prompt=recipe.prompt, theme=theme.label, theme_prefix=tidy(theme.prefix),
-            theme_suffix=tidy(theme.suffix))
+        # A theme stored before its text was normalised is normalised here, as /theme set does.
+        prefix, suffix = tidy(normalise_text(theme.prefix)), tidy(normalise_text(theme.suffix))
+        prompt = join_prompt(prefix, recipe.prompt, suffix)
+        negative = merge_negative(normalise_text(theme.negative), recipe.negative)
+        _check_fits(theme, limits.prompt_max_chars, prompt=prompt, words=recipe.prompt,
+                    negative=negative, user_negative=recipe.negative)
+        recipe = dataclasses.replace(recipe, prompt=prompt, negative=negative,
+                                     user_prompt=recipe.prompt, theme=theme.label,
+                                     theme_prefix=prefix, theme_suffix=suffix)
     cut = words_cut(recipe.prompt, count_tokens or approximate_token_count)
     if cut:
         notes.append(cut_note(cut))
     return dataclasses.replace(recipe, notes=tuple(notes)) if notes else recipe
 
 
+def _theme_text(theme: Theme, key: str) -> str:
+    """One of the theme's texts normalised and tidied; ValidationError if it is too long."""
+    value = getattr(theme, key)
+    text = normalise_text(value)
+    text = ", ".join(split_terms(text)) if key == "negative" else tidy(text)
+    if len(text) > THEME_TEXT_MAX:
+        raise ValidationError(f"the theme's {key} must be at most {THEME_TEXT_MAX} "
+                              f"characters, got {len(text)}")
+    return text
+
+
+def _check_room(theme: Theme, limits: Limits) -> None:
+    """Refuse a theme that leaves users fewer than the minimum of characters of their own."""
+    max_chars = limits.prompt_max_chars
+    need = min(MIN_USER_CHARS, max_chars // 2)
+    room = prompt_room(theme, max_chars)
+    if room < need:
+        raise ValidationError(
+            f"the theme's prefix and suffix would leave users {max(room, 0)} characters for "
+            f"their own words (a prompt has at most {max_chars}, joiners included); at least "
+            f"{need} must remain: shorten them by {need - room}")
+    room = negative_room(theme, max_chars)
+    if room < need:
+        raise ValidationError(
+            f"the theme's negative would leave users {max(room, 0)} characters for their own "
+            f"negative terms (at most {max_chars}); at least {need} must remain: shorten it by "
+            f"{need - room}")
+
+
 def check_theme(theme: Theme, limits: Limits) -> Theme:
-    """Refuse (ValidationError) a theme whose text or locked values break the limits;
-    return it with its text tidied."""
-    if not tidy(theme.prefix):
-        raise ValidationError("the theme's prefix must not be empty")
-    for key in ("prefix", "suffix", "negative"):
-        value = getattr(theme, key)
-        if len(value) > THEME_TEXT_MAX:
-            raise ValidationError(f"the theme's {key} must be at most {THEME_TEXT_MAX} "
-                                  f"characters, got {len(value)}")
+    """Refuse (ValidationError) a theme whose text or locked values break the limits, or that
+    leaves users too little room; return it with its text normalised and tidied."""
+    prefix = _theme_text(theme, "prefix")
+    if not prefix:
+        why = " (it held only invisible or control characters)" if tidy(theme.prefix) else ""
+        raise ValidationError(f"the theme's prefix must not be empty{why}")
+    theme = dataclasses.replace(theme, prefix=prefix, suffix=_theme_text(theme, "suffix"),
+                                negative=_theme_text(theme, "negative"))
+    _check_room(theme, limits)
     scheduler = theme.scheduler
     if scheduler is not None:
         scheduler = scheduler_key(scheduler)
@@ -237,10 +275,8 @@ def check_theme(theme: Theme, limits: Limits) -> Theme:
         validate_recipe(probe, limits)
     except ValidationError as error:
         raise ValidationError(f"the theme's locked {error}") from None
-    return dataclasses.replace(
-        theme, prefix=tidy(theme.prefix), suffix=tidy(theme.suffix),
-        negative=", ".join(split_terms(theme.negative)), scheduler=scheduler,
-        guidance=None if theme.guidance is None else float(theme.guidance))
+    return dataclasses.replace(theme, scheduler=scheduler,
+                               guidance=None if theme.guidance is None else float(theme.guidance))
 
 
 # -- preset files -----------------------------------------------------------------------------
@@ -260,6 +296,16 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = False) -> str:
     if required and not value.strip():
         raise PresetError(key, "must not be empty")
     return value
+
+
+_THEME_KEY = re.compile(r"the theme's (locked )?(\w+)")
+
+
+def _preset_key(message: str) -> str:
+    """The preset key a check_theme message is about ("locked.steps", "negative", ...)."""
+    match = _THEME_KEY.search(message)
+    word = match[2] if match else "prefix"
+    return f"locked.{word}" if word in LOCKABLE else word
 
 
 def preset_from_dict(data: Mapping[str, Any], *, name: str, limits: Limits,
@@ -293,7 +339,7 @@ def preset_from_dict(data: Mapping[str, Any], *, name: str, limits: Limits,
     try:
         theme = check_theme(theme, limits)
     except ValidationError as error:
-        key = next((f"locked.{k}" for k in LOCKABLE if f" {k} " in f" {error} "), "prefix")
+        key = _preset_key(str(error))
         raise PresetError(key, str(error)) from None
     pool = data.get("pool", [])
     if not isinstance(pool, list) or not all(isinstance(p, str) and p.strip() for p in pool):
@@ -316,7 +362,7 @@ _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
 def parse_duration(text: str) -> float:
     """Seconds in "90", "90s", "5m", "1h30m", "2.5m"; ValidationError naming the value."""
-    compact = text.strip().lower().replace(" ", "")
+    compact = text.strip().replace(" ", "")  # _DURATION ignores case
     position = 0
     total = 0.0
     for match in _DURATION.finditer(compact):

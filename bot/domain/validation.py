@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.domain.errors import ValidationError
 from bot.domain.recipe import SCHEDULERS, SEED_MAX, Mode, Recipe
+from bot.domain.text import normalise_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,14 @@ def _check_size(name: str, value: object, low: int, high: int) -> int:
     return size
 
 
-def _check_text(name: str, value: str, max_chars: int, *, required: bool) -> str:
-    text = value.strip()
+def check_text(name: str, value: str, max_chars: int, *, required: bool) -> str:
+    """``value`` normalised (see ``normalise_text``) and stripped; ValidationError if it is
+    empty when ``required``, or longer than ``max_chars``."""
+    text = normalise_text(value).strip()
     if required and not text:
-        raise ValidationError(f"{name} must not be empty")
+        # Say why a prompt that looks non-empty is refused (zero-width spaces, NUL ...).
+        why = " (it held only invisible or control characters)" if value.strip() else ""
+        raise ValidationError(f"{name} must not be empty{why}")
     if len(text) > max_chars:
         raise ValidationError(f"{name} must be at most {max_chars} characters, "
                               f"got {len(text)}")
@@ -74,9 +79,10 @@ def _check_strength(strength: float | None, steps: int) -> float:
 
 
 def validate_recipe(recipe: Recipe, limits: Limits) -> Recipe:
-    """Check every value of ``recipe`` against ``limits``; return it normalised (text stripped)."""
-    prompt = _check_text("prompt", recipe.prompt, limits.prompt_max_chars, required=True)
-    negative = _check_text("negative prompt", recipe.negative, limits.prompt_max_chars,
+    """Check every value of ``recipe`` against ``limits``; return it normalised (text in NFKC,
+    one line, without control or invisible characters, stripped)."""
+    prompt = check_text("prompt", recipe.prompt, limits.prompt_max_chars, required=True)
+    negative = check_text("negative prompt", recipe.negative, limits.prompt_max_chars,
                            required=False)
     _check_size("width", recipe.width, limits.width_min, limits.width_max)
     _check_size("height", recipe.height, limits.height_min, limits.height_max)

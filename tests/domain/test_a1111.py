@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.domain import Mode, Recipe
@@ -47,3 +49,44 @@ def test_parses_a1111_text_with_quoted_values() -> None:
 def test_a_result_must_have_its_seed() -> None:
     with pytest.raises(ValueError, match="seed"):
         format_parameters(Recipe(prompt="x"))
+
+
+def test_an_empty_negative_leaves_its_line_out_as_a1111_does() -> None:
+    recipe = dataclasses.replace(RECIPE, negative="")
+    text = format_parameters(recipe)
+    assert text == ("a lighthouse at dusk, oil painting\n"
+                    "Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1234, Size: 512x768, "
+                    "Model: tiny")
+    parsed = parse_parameters(text)
+    assert (parsed["prompt"], parsed["negative"], parsed["Seed"]) == (RECIPE.prompt, "", "1234")
+
+
+def test_both_forms_of_an_empty_negative_are_read() -> None:
+    settings = "Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1, Size: 64x64, Model: tiny"
+    for text in (f"cat\n{settings}", f"cat\nNegative prompt: \n{settings}",
+                 f"cat\nNegative prompt:\n{settings}"):
+        parsed = parse_parameters(text)
+        assert (parsed["prompt"], parsed["negative"], parsed["Size"]) == ("cat", "", "64x64")
+
+
+def test_a_text_without_settings_is_all_prompt() -> None:
+    assert parse_parameters("just a prompt") == {"prompt": "just a prompt", "negative": ""}
+    parsed = parse_parameters("line one\nline two\nNegative prompt: a\nb")
+    assert parsed == {"prompt": "line one\nline two", "negative": "a\nb"}
+
+
+def test_the_seed_error_reads_exactly_and_txt2img_never_records_a_strength() -> None:
+    with pytest.raises(ValueError) as caught:
+        format_parameters(Recipe(prompt="x"))
+    assert str(caught.value) == "a finished image's recipe must carry its seed"
+    text = format_parameters(dataclasses.replace(RECIPE, strength=0.5))
+    assert "Denoising strength" not in text
+
+
+def test_only_the_last_line_can_be_the_settings() -> None:
+    # One line is a prompt even if it looks like a setting; a middle line never is.
+    assert parse_parameters("portrait: a cat") == {"prompt": "portrait: a cat", "negative": ""}
+    assert parse_parameters("cat\nNegative prompt: dog\nmore") == {"prompt": "cat",
+                                                                    "negative": "dog\nmore"}
+    parsed = parse_parameters('cat\nSteps: 2, Hires upscaler: "ESRGAN_4X", Model: XL')
+    assert (parsed["Hires upscaler"], parsed["Model"]) == ("ESRGAN_4X", "XL")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bot.domain.prompt_pool import (
+    MAX_DEPTH,
+    SEED_MAX,
     TemplateError,
     check_template,
+    draw_seed,
     expand,
     parse_wildcard_file,
     wildcard_names,
@@ -52,3 +57,43 @@ def test_template_checks() -> None:
 
 def test_wildcard_files() -> None:
     assert parse_wildcard_file("# colours\nred\n\n  blue  \n# end\n") == ["red", "blue"]
+
+
+def test_template_errors_read_exactly() -> None:
+    with pytest.raises(TemplateError) as caught:
+        check_template("a b}")
+    assert str(caught.value) == "unmatched '}' at character 4 of 'a b}'"
+    with pytest.raises(TemplateError) as caught:
+        check_template("{a}b}")
+    assert str(caught.value) == "unmatched '}' at character 5 of '{a}b}'"
+    with pytest.raises(TemplateError) as caught:
+        check_template("__nope__", WILDCARDS)
+    assert str(caught.value) == "unknown wildcard __nope__ (known: animal, colors/warm)"
+    with pytest.raises(TemplateError) as caught:
+        check_template("__nope__", {})
+    assert str(caught.value) == "unknown wildcard __nope__ (known: none)"
+    check_template("__nope__")  # without the lists only the braces are checked
+
+
+def test_choices_between_text_and_any_character_in_options() -> None:
+    assert expand("x {a} y {b} z", {}, 1) == "x a y b z"
+    assert {expand("{aX|bY}", {}, seed) for seed in range(40)} == {"aX", "bY"}
+    assert {expand("{a||b}", {}, seed) for seed in range(60)} == {"a", "", "b"}
+    assert {expand("{__animal__|__animal__}", {"animal": ["cat"]}, seed)
+            for seed in range(5)} == {"cat"}
+
+
+def test_wildcard_depth_names_and_broken_lines() -> None:
+    # A self-referring list stops after MAX_DEPTH levels and names itself there.
+    assert expand("__loop__", {"loop": ["x __loop__"]}, 3) == "x " * MAX_DEPTH + "loop"
+    assert expand("__a/b/c_d__", {}, 1) == "c d"
+    assert expand("__bad__", {"bad": ["{oops"]}, 1) == "{oops"
+
+
+def test_wildcard_files_skip_indented_comments() -> None:
+    assert parse_wildcard_file("  # indented\nred # not a comment\n") == ["red # not a comment"]
+
+
+def test_draw_seed_uses_the_given_generator_over_the_whole_range() -> None:
+    assert draw_seed(random.Random(5)) == random.Random(5).randint(0, SEED_MAX)
+    assert 0 <= draw_seed() <= SEED_MAX

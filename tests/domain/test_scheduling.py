@@ -14,9 +14,12 @@ from bot.domain.scheduling import (
     PRIORITY_STREAM,
     Caps,
     check_admission,
+    estimate_wait,
+    guild_key,
     ordered,
     pick_batch,
     position,
+    user_key,
 )
 
 
@@ -101,8 +104,6 @@ def test_over_time_a_newcomer_waits_at_most_one_job_per_active_user(
         heavy_users: int, jobs_each: int, arrivals: list[int]) -> None:
     # Heavy users queue many jobs at once; light users arrive later, one job each. Dispatch one
     # job at a time, recording service as the queue does.
-    from bot.domain.scheduling import guild_key, user_key
-
     waiting = [_job(u * 100 + k, user=u) for u in range(1, heavy_users + 1)
                for k in range(jobs_each)]
     pending = {1000 + i: at for i, at in enumerate(sorted(arrivals))}
@@ -131,3 +132,65 @@ def test_over_time_a_newcomer_waits_at_most_one_job_per_active_user(
                 started[job.requester.user_id] += 1
                 # It waits behind at most one job of each other user.
                 assert max(started.values()) <= 1, (light_id, started)
+
+
+def test_round_robin_keeps_the_users_order_in_every_round() -> None:
+    # Alice came first: in round two her job goes before Bob's, though Bob queued it earlier.
+    jobs = [_job(1, user=1), _job(2, user=2), _job(3, user=2), _job(4, user=1)]
+    assert [j.id for j in ordered(jobs)] == [1, 2, 4, 3]
+
+
+def test_servers_keep_their_turn_order_and_take_every_turn() -> None:
+    # Guild 1's first user came first: at every turn guild 1 goes before guild 2.
+    jobs = [_job(1, user=1, guild=1), _job(2, user=2, guild=2), _job(3, user=4, guild=2),
+            _job(4, user=3, guild=1)]
+    assert [j.id for j in ordered(jobs)] == [1, 2, 4, 3]
+    three_each = [_job(i, user=i, guild=1 if i <= 3 else 2) for i in range(1, 7)]
+    assert [j.id for j in ordered(three_each)] == [1, 4, 2, 5, 3, 6]
+
+
+def test_the_least_recently_served_server_and_user_go_first() -> None:
+    jobs = [_job(1, user=1, guild=1), _job(2, user=2, guild=2)]
+    recent_guild = {guild_key(jobs[0]): 5.0}
+    assert [j.id for j in ordered(jobs, recent_guild)] == [2, 1]
+    assert position(jobs, 1, recent_guild) == 2
+    same_guild = [_job(1, user=1), _job(2, user=2)]
+    assert [j.id for j in ordered(same_guild, {user_key(same_guild[0]): 5.0})] == [2, 1]
+    assert position(same_guild, 3) is None
+
+
+def test_fairness_keys() -> None:
+    job = _job(1, user=7, guild=3)
+    assert guild_key(job) == ("guild", 3)
+    renamed = Job(id=2, recipe=job.recipe, requester=Requester(user_id=7, user_name="new name",
+                                                                guild_id=3, source="discord"),
+                  state=JobState.QUEUED, created_at=2.0)
+    assert user_key(renamed) == user_key(job)  # a Discord user is their id, whatever the name
+    cli = [Job(id=i, recipe=job.recipe, requester=Requester(user_id=None, user_name=name,
+                                                            source="cli"),
+               state=JobState.QUEUED, created_at=float(i)) for i, name in ((3, "ann"), (4, "bo"))]
+    assert user_key(cli[0]) != user_key(cli[1])  # CLI users have only their name
+
+
+def test_a_batch_never_mixes_sizes_or_priorities_however_large() -> None:
+    jobs = [_job(1, user=1), _job(2, user=1, size=256), _job(3, user=2), _job(4, user=3),
+            _job(5, user=4, priority=PRIORITY_STREAM)]
+    assert [j.id for j in pick_batch(jobs, 8)] == [1, 3, 4]
+
+
+def test_estimate_wait_adds_the_running_rest_and_every_job_ahead() -> None:
+    ahead = [_job(1, user=1, size=64), _job(2, user=2, size=128)]
+    # 5 steps of 32x32 left, then 25 steps of 64x64 and 25 of 128x128, at 1 ms per step-pixel.
+    wait = estimate_wait(ahead, running_steps_left=5, running_pixels=32 * 32,
+                         seconds_per_step_pixel=0.001)
+    assert wait == pytest.approx((5 * 1024 + 25 * 4096 + 25 * 16384) * 0.001)
+    assert estimate_wait([], 0, 0, 0.001) == 0
+
+
+def test_caps_count_jobs_in_flight_and_allow_reaching_the_cap() -> None:
+    waiting = [_job(1, user=1), _job(2, user=2)]
+    check_admission(waiting, 1, 2, Caps(per_user=3, total=4))  # exactly at both caps
+    with pytest.raises(UserError, match="3 jobs are waiting and the limit is 4"):
+        check_admission(waiting, 3, 2, Caps(total=4), in_flight_total=1)
+    with pytest.raises(UserError, match=r"you already have 2 job\(s\) waiting"):
+        check_admission(waiting, 1, 2, Caps(per_user=3), in_flight=1)

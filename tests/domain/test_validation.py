@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from bot.domain import Limits, Mode, Recipe, ValidationError, validate_recipe
+from bot.domain.recipe import SCHEDULERS
 from bot.domain.validation import min_strength
 
 LIMITS = Limits(width_min=64, width_max=1024, height_min=64, height_max=768, steps_min=1,
@@ -92,3 +93,41 @@ def test_modes_need_their_images() -> None:
         validate_recipe(_with(mode=Mode.IMG2IMG, strength=0.5), LIMITS)
     with pytest.raises(ValidationError, match="mask"):
         validate_recipe(_with(mode=Mode.INPAINT, init_image="in.png", strength=0.5), LIMITS)
+
+
+IMG = {"mode": Mode.IMG2IMG, "init_image": "in.png"}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"negative": "y" * 101}, "negative prompt must be at most 100 characters, got 101"),
+    ({"height": 776}, "height must be between 64 and 768, got 776"),
+    ({"seed": -1}, "seed must be between 0 and 4294967295, got -1"),
+    ({"seed": 1.5}, "seed must be a whole number between 0 and 4294967295, got 1.5"),
+    ({"scheduler": "warp"}, f"scheduler must be one of {', '.join(SCHEDULERS)}, got 'warp'"),
+    ({"guidance": "7"}, "guidance must be a number between 0.0 and 30.0, got '7'"),
+    ({"guidance": True}, "guidance must be a number between 0.0 and 30.0, got True"),
+    ({"mode": Mode.INPAINT, "init_image": "in.png", "strength": 0.5},
+     "inpaint needs a mask image (white = repaint, black = keep)"),
+    ({"mode": Mode.IMG2IMG, "strength": 0.5}, "img2img needs an input image"),
+    ({**IMG, "strength": None}, "strength is required for image-to-image and inpainting"),
+    ({**IMG, "strength": "half"}, "strength must be a number between 0 and 1, got 'half'"),
+    ({**IMG, "strength": True}, "strength must be a number between 0 and 1, got True"),
+    ({**IMG, "strength": float("nan")}, "strength must be a number between 0 and 1, got nan"),
+    ({**IMG, "strength": 0.0}, "strength must be greater than 0 and at most 1, got 0.0"),
+    ({**IMG, "strength": 0.01, "steps": 20},
+     "strength 0.01 with 20 steps runs no denoising step; use a strength of at least 0.05 or "
+     "more steps"),
+])
+def test_each_refusal_reads_exactly(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_recipe(_with(**changes), LIMITS)
+    assert str(caught.value) == message
+
+
+def test_numbers_come_back_as_floats_and_strength_is_kept() -> None:
+    checked = validate_recipe(_with(**IMG, strength=1, guidance=7), LIMITS)
+    assert (checked.strength, checked.guidance) == (1.0, 7.0)
+    assert isinstance(checked.strength, float) and isinstance(checked.guidance, float)
+    assert validate_recipe(_with(**IMG, strength=0.5), LIMITS).strength == 0.5
+    inpaint = _with(mode=Mode.INPAINT, init_image="in.png", mask_image="m.png", strength=0.75)
+    assert validate_recipe(inpaint, LIMITS) == inpaint
