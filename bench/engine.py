@@ -6,6 +6,8 @@ hits both sides alike; the ratio of medians is the figure to read.
 
     python bench/engine.py                       # tiny, 512², 20 steps, 3 runs each
     python bench/engine.py --model <hub id> --device cuda --runs 5
+    python bench/engine.py --preview-only --busy 2   # the preview alone, default threads vs
+                                                     # 1, with two busy-loop processes beside it
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from typing import Any
@@ -95,19 +98,49 @@ async def _alternate(engine: Any, request: dict[str, Any], runs: int, workdir: P
     return raw_times, queued_times, thread_times, lateness
 
 
-def _preview_cost(engine: Any, width: int, height: int) -> float:
-    """Median seconds for one latent→RGB preview at this size."""
+def _torch_matmul_preview(latents: Any, family: str) -> Any:
+    """The previous preview: the 4×3 map as a torch matmul (kept to compare against)."""
+    import torch
+    from PIL import Image
+
+    from bot.inference.preview import _factors
+
+    rows, bias = _factors(family)
+    first = latents[0].detach().to(torch.float32)
+    rgb = first.permute(1, 2, 0) @ torch.from_numpy(rows).to(first.device)
+    rgb = rgb + torch.from_numpy(bias).to(first.device)
+    return Image.fromarray(((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).cpu().numpy())
+
+
+def _preview_costs(engine: Any, width: int, height: int) -> dict[str, float]:
+    """Median ms of one latent→RGB preview at this size: the real one and the torch matmul,
+    each with torch's default thread count and with one thread.
+
+    On a CPU whose other cores are busy (a step running, another process), torch's matmul
+    wakes its whole OpenMP pool for the 4×3 product and waits for descheduled threads.
+    """
     import torch
 
     from bot.inference.preview import latent_preview
 
     latents = torch.randn(1, 4, height // 8, width // 8, device=engine.device, dtype=engine.dtype)
-    timings = []
-    for _ in range(50):
-        start = time.perf_counter()
-        latent_preview(latents, engine.family)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+    default_threads = torch.get_num_threads()
+    costs = {}
+    for name, preview in (("preview", latent_preview), ("torch_matmul", _torch_matmul_preview)):
+        for threads, label in ((default_threads, f"threads_{default_threads}"),
+                               (1, "threads_1")):
+            torch.set_num_threads(threads)
+            preview(latents, engine.family)  # warm-up
+            timings = []
+            for _ in range(50):
+                start = time.perf_counter()
+                preview(latents, engine.family)
+                if engine.device.type == "cuda":
+                    torch.cuda.synchronize()
+                timings.append(time.perf_counter() - start)
+            costs[f"{name}_ms_{label}"] = statistics.median(timings) * 1000
+    torch.set_num_threads(default_threads)
+    return costs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = default")
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/engine.json")
+    parser.add_argument("--preview-only", action="store_true",
+                        help="measure only the preview's cost (seconds, not minutes)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="with --preview-only: busy-loop processes running meanwhile, "
+                             "to measure on a loaded machine")
     args = parser.parse_args(argv)
 
     import torch
@@ -131,6 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     engine = load_model(args.model, args.device, args.dtype)
+    if args.preview_only:
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(args.busy)]
+        try:
+            costs = _preview_costs(engine, args.size, args.size)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+        threads = torch.get_num_threads()
+        report(f"preview of {args.size}² on {engine.device} ({engine.dtype}), {threads} threads "
+               f"by default, {args.busy} busy processes beside it",
+               [(name, f"{value:.3f} ms") for name, value in costs.items()],
+               {"model": args.model, "device": str(engine.device), "size": args.size,
+                "torch_threads": threads, "busy_processes": args.busy, **costs},
+               args.json.with_name("engine_preview.json"))
+        return 0
     request = {"prompt": "a lighthouse at dusk, oil painting", "width": args.size,
                "height": args.size, "steps": args.steps, "guidance": 7.5, "seed": 1234}
 
@@ -146,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         raw_times, queued_times, thread_times, lateness = asyncio.run(
             _alternate(engine, request, args.runs, Path(tmp), raw))
     step_seconds = statistics.median(raw_times) / args.steps
-    preview = _preview_cost(engine, args.size, args.size)
+    previews = _preview_costs(engine, args.size, args.size)
+    preview = previews[f"preview_ms_threads_{torch.get_num_threads()}"] / 1000
     result = {
         "model": args.model, "device": str(engine.device), "dtype": str(engine.dtype),
         "size": args.size, "steps": args.steps, "runs": args.runs,
@@ -163,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "preview_ms": preview * 1000,
         "step_ms": step_seconds * 1000,
         "preview_share_of_step": preview / step_seconds,
+        **previews,
     }
     rows = [
         ("raw engine call, median", f"{result['raw_median']:.3f} s"),
@@ -172,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         ("event-loop lag max (goal < 50 ms)", f"{result['loop_lag_max_ms']:.1f} ms"),
         ("event-loop lag p99", f"{result['loop_lag_p99_ms']:.1f} ms"),
         ("preview per step", f"{result['preview_ms']:.3f} ms"),
+        ("preview per step, 1 torch thread", f"{previews['preview_ms_threads_1']:.3f} ms"),
+        ("old torch-matmul preview, default threads",
+         f"{previews[f'torch_matmul_ms_threads_{torch.get_num_threads()}']:.3f} ms"),
+        ("old torch-matmul preview, 1 torch thread",
+         f"{previews['torch_matmul_ms_threads_1']:.3f} ms"),
         ("preview / step (goal < 1%)", f"{100 * result['preview_share_of_step']:.3f} %"),
     ]
     report(f"{args.model} on {result['device']} ({result['dtype']}), {args.size}², "

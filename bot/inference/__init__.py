@@ -9,13 +9,16 @@ result.images[0].save("out.png")
 ```
 
 The names are imported on first use, so ``import bot.inference`` (e.g. by the CLI's ``--help``)
-does not pay for importing torch and diffusers.
+does not pay for importing torch and diffusers. Importing the package drops the libraries'
+irrelevant log lines (see :mod:`bot.inference.quiet`).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from bot.inference.quiet import silence_library_noise
 
 if TYPE_CHECKING:
     from bot.inference.engine import (
@@ -35,6 +38,10 @@ __all__ = [
     "clip_tokenizer",
     "load_engine",
 ]
+
+# Every path into diffusers and transformers passes through this package: filtering their
+# noise here (logging only, no heavy import) covers the bot, the CLI, the API and the benchmarks.
+silence_library_noise()
 
 _LOCATIONS = {
     "IN_MEMORY": "bot.inference.engine",

@@ -25,7 +25,9 @@ from bot.domain.errors import (
     ValidationError,
 )
 from bot.domain.recipe import SEED_MAX, Mode, Recipe
+from bot.domain.tokens import cut_note, words_cut
 from bot.domain.validation import Limits, validate_recipe
+from bot.inference.masks import keep_unmasked
 from bot.inference.preview import latent_preview
 from bot.inference.schedulers import make_scheduler
 from bot.inference.sources import load_pipeline, resolve_device, resolve_dtype
@@ -65,6 +67,25 @@ class GenerationResult:
 
 
 ProgressCallback = Callable[[StepProgress], None]
+
+
+def _require_image(value: object, what: str) -> Image.Image:
+    """``value`` if it is a PIL image; else a ValidationError that names what it got."""
+    if not isinstance(value, Image.Image):
+        got = "None" if value is None else type(value).__name__
+        raise ValidationError(f"{what} must be a PIL image, got {got}")
+    return value
+
+
+def _require_images(values: object, what: str) -> None:
+    """Check that ``values`` (if given) is a sequence of PIL images."""
+    if values is None:
+        return
+    if isinstance(values, Image.Image) or not isinstance(values, Sequence):
+        raise ValidationError(f"{what}s must be a list of PIL images, got "
+                              f"{type(values).__name__}")
+    for value in values:
+        _require_image(value, what)
 
 
 def _fit_image(image: Image.Image, width: int, height: int, mode: str) -> Image.Image:
@@ -143,6 +164,7 @@ class Engine:
                 scheduler: str = "euler_a", *, progress: ProgressCallback | None = None,
                 cancel: threading.Event | None = None) -> GenerationResult:
         """Redraw ``image`` after a prompt (size defaults to the image's, rounded down to 8)."""
+        _require_image(image, "image")
         recipe = Recipe(prompt=prompt, negative=negative,
                         width=width or image.width // 8 * 8, height=height or image.height // 8 * 8,
                         steps=steps, guidance=guidance, seed=seed, scheduler=scheduler,
@@ -155,7 +177,13 @@ class Engine:
                 steps: int = 25, guidance: float = 7.5, seed: int | None = None,
                 scheduler: str = "euler_a", *, progress: ProgressCallback | None = None,
                 cancel: threading.Event | None = None) -> GenerationResult:
-        """Repaint the white part of ``mask`` in ``image`` (black is kept)."""
+        """Repaint the white part of ``mask`` in ``image``; outside it, ``image`` is kept as is.
+
+        The mask's edge is softened over a few pixels (``bot.inference.masks.EDGE_REACH`` on
+        either side) so that the repainted area blends in.
+        """
+        _require_image(image, "image")
+        _require_image(mask, "mask")
         recipe = Recipe(prompt=prompt, negative=negative,
                         width=width or image.width // 8 * 8, height=height or image.height // 8 * 8,
                         steps=steps, guidance=guidance, seed=seed, scheduler=scheduler,
@@ -211,6 +239,8 @@ class Engine:
         GenerationError when the device runs out of memory.
         """
         # 1. Validate everything before touching a tensor.
+        _require_images(images, "image")
+        _require_images(masks, "mask")
         checked = self._validated(recipes, has_images=bool(images), has_masks=bool(masks))
         first, count = checked[0], len(checked)
         if cancel is not None and cancel.is_set():
@@ -243,6 +273,8 @@ class Engine:
         if first.mode is Mode.INPAINT:
             kwargs["mask_image"] = _fit_all(masks or [], count, first, "L", "mask")
 
+        self._log_cut_prompts(done)
+
         # 4. Run, reporting each step and stopping between steps when cancelled.
         pipe = self.pipeline_for(first.mode)
         stamps: list[float] = []
@@ -268,6 +300,11 @@ class Engine:
             return tensors
 
         output = self._call(pipe, first, count, kwargs, on_step_end)
+        results = list(output.images)
+        if first.mode is Mode.INPAINT:
+            # The pipeline redraws the kept area too (through the VAE): put the original back.
+            results = [keep_unmasked(original, result, mask) for original, result, mask
+                       in zip(kwargs["image"], results, kwargs["mask_image"], strict=True)]
 
         # 5. The result, with timings.
         seconds = time.perf_counter() - started
@@ -275,8 +312,20 @@ class Engine:
             step_seconds = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
         else:
             step_seconds = stamps[0] - started if stamps else 0.0
-        return GenerationResult(images=list(output.images), recipes=done, seconds=seconds,
+        return GenerationResult(images=results, recipes=done, seconds=seconds,
                                 step_seconds=step_seconds)
+
+    def _log_cut_prompts(self, recipes: Sequence[Recipe]) -> None:
+        """Log (at INFO) the words of each prompt that the 77-token text encoder will ignore."""
+        # diffusers' own warning lists decoded BPE pieces and is filtered (bot.inference.quiet);
+        # the bot and the CLI tell the user themselves, so this line is for the log only.
+        tokenize = getattr(getattr(self.pipeline, "tokenizer", None), "tokenize", None)
+        if not callable(tokenize) or not log.isEnabledFor(logging.INFO):
+            return
+        for recipe in recipes:
+            cut = words_cut(recipe.prompt, lambda text: len(tokenize(text)))
+            if cut:
+                log.info("seed %s: %s", recipe.seed, cut_note(cut))
 
     def _call(self, pipe: DiffusionPipeline, recipe: Recipe, count: int, kwargs: dict[str, Any],
               on_step_end: Callable[..., dict[str, Any]]) -> Any:

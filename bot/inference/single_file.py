@@ -20,7 +20,6 @@ makes any family's scheduler predict v.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,18 +96,6 @@ def _component_overrides(family: str, inpainting: bool, v_prediction: bool) -> d
     return overrides
 
 
-class _DropEmptyFp32Warning(logging.Filter):
-    """Drops diffusers 0.42's "modules that should be kept in float32: []" warning."""
-
-    # from_single_file casts each loaded model with `.to(dtype)`, and diffusers warns on every
-    # such cast even when the list of modules to keep in float32 is empty: it says nothing.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "should be kept in float32: []" not in record.getMessage()
-
-
-_DROP_EMPTY_FP32_WARNING = _DropEmptyFp32Warning()
-
-
 def _unloaded_weights(pipe: DiffusionPipeline) -> list[str]:
     """Names of parameters diffusers left on the meta device because the file lacked them."""
     unloaded = []
@@ -141,8 +128,6 @@ def load_single_file(
     check_checkpoint(shapes, family, inpainting, name=path.name)
     # 2. Let diffusers convert and load it against the local config folder.
     pipeline_class = _pipeline_class(family, inpainting)
-    # Idempotent: logging keeps one copy of a filter however often it is added.
-    logging.getLogger("diffusers.models.modeling_utils").addFilter(_DROP_EMPTY_FP32_WARNING)
     try:
         pipe = pipeline_class.from_single_file(
             str(path),

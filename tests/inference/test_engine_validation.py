@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -82,3 +83,28 @@ def test_other_pipeline_errors_propagate_as_they_are(tiny_engine: Engine) -> Non
     with (mock.patch.object(type(tiny_engine.pipeline), "__call__", side_effect=broken),
           pytest.raises(RuntimeError, match="shapes cannot be multiplied")):
         tiny_engine.txt2img("a lighthouse", width=64, height=64, steps=2)
+
+
+@pytest.mark.parametrize(("call", "named"), [
+    (lambda engine, photo: engine.inpaint(photo, ..., "a red door"),
+     "mask must be a PIL image, got ellipsis"),
+    (lambda engine, photo: engine.inpaint(photo, None, "a red door"),
+     "mask must be a PIL image, got None"),
+    (lambda engine, photo: engine.inpaint("photo.png", photo, "a red door"),
+     "image must be a PIL image, got str"),
+    (lambda engine, photo: engine.img2img(..., "a watercolour"),
+     "image must be a PIL image, got ellipsis"),
+    (lambda engine, photo: engine.generate(
+        [Recipe(prompt="a", width=64, height=64, steps=2, mode=Mode.INPAINT, strength=1.0)],
+        images=[photo], masks=[...]),
+     "mask must be a PIL image, got ellipsis"),
+    (lambda engine, photo: engine.generate(
+        [Recipe(prompt="a", width=64, height=64, steps=2, mode=Mode.IMG2IMG, strength=0.5)],
+        images=photo),
+     "images must be a list of PIL images, got Image"),
+])
+def test_images_and_masks_must_be_pil_images(tiny_engine: Engine, photo: Image.Image,
+                                             call: Any, named: str) -> None:
+    with (mock.patch.object(EngineClass, "_call", side_effect=AssertionError("ran")),
+          pytest.raises(ValidationError, match=named)):
+        call(tiny_engine, photo)
