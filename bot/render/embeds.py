@@ -1,4 +1,9 @@
-"""Discord embeds for results and the recipe. The one render module that imports discord."""
+"""Discord embeds for results and the recipe. The one render module that imports discord.
+
+Every embed is built to fit Discord's limits (a message over them is refused with 400/50035):
+the bot's own words stay whole, user text is escaped and the longest parts trimmed first, and
+the footer marker (``neurostream job #N``, how a restart finds a delivered result) always stays.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,19 @@ import discord
 
 from bot.domain.jobs import Job
 from bot.domain.recipe import Recipe
-from bot.render.texts import clip
+from bot.render.texts import DISCORD_MESSAGE_LIMIT, Segment, UserText, fit, fit_all
 
-EMBED_FIELD_LIMIT = 1024
+# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELD_COUNT_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBED_FIELD_LIMIT = FIELD_VALUE_LIMIT  # the older name
+
+Field = tuple[str, list[Segment], bool]  # name (the bot's own words), value, inline
 
 
 def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.Embed:
@@ -16,49 +31,86 @@ def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.
     recipe = job.recipe
     # In a themed channel the description is the user's own words; the theme's part is a field.
     words = recipe.prompt if recipe.user_prompt is None else recipe.user_prompt
-    embed = discord.Embed(description=clip(words, 4000), colour=discord.Colour.blurple())
+    fields: list[Field] = []
     if recipe.theme is not None:
-        embed.add_field(name="Theme", value=clip(theme_text(recipe), EMBED_FIELD_LIMIT),
-                        inline=False)
+        fields.append(("Theme", theme_segments(recipe), False))
     if recipe.negative:
-        embed.add_field(name="Negative", value=clip(recipe.negative, EMBED_FIELD_LIMIT),
-                        inline=False)
-    embed.add_field(name="Seed", value=str(recipe.seed))
-    embed.add_field(name="Size", value=f"{recipe.width}×{recipe.height}")
-    embed.add_field(name="Steps", value=str(recipe.steps))
-    embed.add_field(name="Guidance", value=f"{recipe.guidance:g}")
-    embed.add_field(name="Sampler", value=recipe.sampler)
-    embed.add_field(name="Model", value=clip(recipe.model, 200))
+        fields.append(("Negative", [UserText(recipe.negative)], False))
+    fields += [("Seed", [str(recipe.seed)], True),
+               ("Size", [f"{recipe.width}×{recipe.height}"], True),
+               ("Steps", [str(recipe.steps)], True),
+               ("Guidance", [f"{recipe.guidance:g}"], True),
+               ("Sampler", [recipe.sampler], True),
+               ("Model", [UserText(recipe.model, 200)], True)]
     if recipe.strength is not None and recipe.mode.value != "txt2img":
-        embed.add_field(name="Strength", value=f"{recipe.strength:g}")
+        fields.append(("Strength", [f"{recipe.strength:g}"], True))
     if recipe.notes:
-        embed.add_field(name="Theme notes",
-                        value=clip("\n".join(f"• {n}" for n in recipe.notes), EMBED_FIELD_LIMIT),
-                        inline=False)
+        fields.append(("Theme notes", _note_segments(recipe.notes, "• "), False))
     requester = job.requester
-    who = f"<@{requester.user_id}>" if requester.user_id else requester.user_name
+    # A mention in an embed never pings; it shows who asked.
+    who: Segment = (f"<@{requester.user_id}>" if requester.user_id
+                    else UserText(requester.user_name or "someone", 100))
     took = f" · {seconds:.1f} s" if seconds is not None else ""
-    embed.add_field(name="Requested by", value=f"{who}{took}", inline=False)
+    fields.append(("Requested by", [who, took], False))
     if note:
-        embed.add_field(name="Note", value=clip(note, EMBED_FIELD_LIMIT), inline=False)
-    # The footer marks the message as this job's result: a restart looks for it before posting.
-    embed.set_footer(text=f"neurostream job #{job.id}")
+        fields.append(("Note", [note], False))
+    return fitted_embed([UserText(words)], fields, footer=job_marker(job.id))
+
+
+def minimal_embed(job: Job) -> discord.Embed:
+    """The smallest embed that still marks a result: what a refused result falls back to."""
+    return fitted_embed(["The full recipe is in the image's metadata."], [],
+                        footer=job_marker(job.id))
+
+
+def fitted_embed(description: list[Segment], fields: list[Field], *,
+                 footer: str) -> discord.Embed:
+    """An embed within every Discord limit whatever the user texts hold (see module doc)."""
+    fields = fields[:FIELD_COUNT_LIMIT]
+    names = [name[:FIELD_NAME_LIMIT] for name, _, _ in fields]
+    footer = footer[:FOOTER_LIMIT]
+    budget = EMBED_TOTAL_LIMIT - len(footer) - sum(map(len, names))
+    description_text, *values = fit_all(
+        [(description, DESCRIPTION_LIMIT), *((value, FIELD_VALUE_LIMIT) for _, value, _ in fields)],
+        budget)
+    embed = discord.Embed(description=description_text or None, colour=discord.Colour.blurple())
+    for name, value, (_, _, inline) in zip(names, values, fields, strict=True):
+        # Discord refuses an empty value; only a budget smaller than the fields could empty one.
+        embed.add_field(name=name, value=value or "…", inline=inline)
+    embed.set_footer(text=footer)
     return embed
 
 
-def theme_text(recipe: Recipe) -> str:
-    """"**cats** · a photo of a cat, … , soft light": the theme's part, "…" = the user's words."""
-    parts = [part for part in (recipe.theme_prefix, "…", recipe.theme_suffix) if part]
-    return f"**{recipe.theme}** · {', '.join(parts)}"
+def theme_segments(recipe: Recipe) -> list[Segment]:
+    """"**cats** · a photo of a cat, …, soft light": the theme's part, "…" = the user's words."""
+    parts: list[Segment] = [UserText(part) if part != "…" else part
+                            for part in (recipe.theme_prefix, "…", recipe.theme_suffix) if part]
+    joined: list[Segment] = []
+    for index, part in enumerate(parts):
+        joined += [", ", part] if index else [part]
+    return ["**", UserText(recipe.theme or "", 100), "** · ", *joined]
 
 
-def theme_banner(recipe: Recipe) -> str:
-    """The lines a waiting message starts with in a themed channel ("" elsewhere)."""
-    if recipe.theme is None and not recipe.notes:
-        return ""
-    lines = [f"🎨 Theme {theme_text(recipe)}"] if recipe.theme is not None else []
-    lines += [f"⚠️ {note}" for note in recipe.notes]
-    return "\n".join(lines)
+def _note_segments(notes: tuple[str, ...], bullet: str) -> list[Segment]:
+    # Notes can quote the user's words (the part of a prompt past the 77-token window).
+    segments: list[Segment] = []
+    for index, note in enumerate(notes):
+        segments += [("\n" if index else "") + bullet, UserText(note)]
+    return segments
+
+
+def waiting_text(recipe: Recipe, status: str) -> str:
+    """The waiting message: the channel's theme and the notes (if any) above ``status``.
+
+    It is public message content, so user text in it is escaped and the whole fits a message;
+    the status line always stays whole.
+    """
+    segments: list[Segment] = []
+    if recipe.theme is not None:
+        segments += ["🎨 Theme ", *theme_segments(recipe), "\n"]
+    if recipe.notes:
+        segments += [*_note_segments(recipe.notes, "⚠️ "), "\n"]
+    return fit([*segments, status], DISCORD_MESSAGE_LIMIT)
 
 
 def job_marker(job_id: int) -> str:

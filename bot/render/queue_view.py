@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.jobs import Job
-from bot.render.texts import clip, position_text
+from bot.render.texts import (
+    DISCORD_MESSAGE_LIMIT,
+    clip,
+    clip_escaped,
+    join_lines,
+    position_text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +32,11 @@ def member_view(entries: Sequence[QueueEntry], total: int) -> str:
     """A member's own jobs (``/queue``)."""
     if not entries:
         return f"You have nothing in the queue. Jobs waiting or running: {total}."
-    lines = [f"`#{e.job.id}` {clip(e.job.recipe.prompt, 60)} — {_where(e)}" for e in entries]
-    lines.append(f"Jobs waiting or running in total: {total}.")
-    return clip("\n".join(lines))
+    # Prompts are user text: escaped (a prompt is shown as typed, never as markdown).
+    lines = [f"`#{e.job.id}` {clip_escaped(e.job.recipe.prompt, 80)} — {_where(e)}"
+             for e in entries]
+    tail = f"\nJobs waiting or running in total: {total}."
+    return join_lines(lines, DISCORD_MESSAGE_LIMIT - len(tail)) + tail
 
 
 def moderator_view(entries: Sequence[QueueEntry]) -> str:
@@ -38,12 +46,14 @@ def moderator_view(entries: Sequence[QueueEntry]) -> str:
     lines = []
     for entry in entries:
         requester = entry.job.requester
-        who = f"<@{requester.user_id}>" if requester.user_id else requester.user_name
+        who = (f"<@{requester.user_id}>" if requester.user_id
+               else clip_escaped(requester.user_name, 40))
         where = f" in <#{requester.channel_id}>" if requester.channel_id else ""
         lines.append(f"`#{entry.job.id}` {who}{where} — {_where(entry)}, attempts "
-                     f"{entry.job.attempts} — {clip(entry.job.recipe.prompt, 40)}")
-    lines.append(f"{len(entries)} job(s). Cancel any with `/cancel job:<number>`.")
-    return clip("\n".join(lines))
+                     f"{entry.job.attempts} — {clip_escaped(entry.job.recipe.prompt, 60)}")
+    # The count line stays: the jobs that do not fit are counted instead of cut mid-line.
+    tail = f"\n{len(entries)} job(s). Cancel any with `/cancel job:<number>`."
+    return join_lines(lines, DISCORD_MESSAGE_LIMIT - len(tail)) + tail
 
 
 def table_view(entries: Sequence[QueueEntry]) -> str:

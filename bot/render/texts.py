@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.domain.recipe import Recipe
 
@@ -59,3 +61,160 @@ def recipe_command(recipe: Recipe) -> str:
         parts.append(f"seed:{recipe.seed}")
     parts.append(f"scheduler:{recipe.scheduler}")
     return " ".join(parts)
+
+
+# -- showing user text safely ------------------------------------------------------------------
+# Discord renders message content and embed text as markdown and parses mentions in content.
+# User text (prompts, themes, names, pool entries) is escaped before it is shown, so it reads as
+# typed: a backslash before each markdown character, a zero-width space after "@" (so no
+# "@everyone", "@here" or "<@id>" is ever formed), and URLs kept from turning into links or
+# previews. Every character escapes on its own (a "chunk"), so a clipped prefix of the chunks is
+# still well escaped.
+
+ELLIPSIS = "…"
+ZERO_WIDTH_SPACE = "\u200b"
+# Markdown anywhere in a line: emphasis, code, strike, spoiler, masked links, mentions/emoji/
+# timestamps (all start with "<"), and the backslash itself.
+_INLINE = frozenset("\\*_~`|[<")
+# Markdown only at the start of a line: headers, quotes, lists ("-", "+", "*", "1.").
+_LINE_START = frozenset("#>-+")
+
+
+def escape_chunks(text: str) -> list[str]:
+    """How each character of ``text`` is shown in Discord markdown, one entry per character."""
+    chunks: list[str] = []
+    at_line_start = True  # only spaces (and digits, for "1.") since the line began
+    digits = False
+    for index, char in enumerate(text):
+        if char in _INLINE or (at_line_start and (char in _LINE_START or (digits and char == "."))):
+            chunk = "\\" + char
+        elif char == "@":
+            chunk = "@" + ZERO_WIDTH_SPACE
+        elif char == ":" and text.startswith("//", index + 1):
+            chunk = "\\:"  # "https\://" is neither a link nor a preview
+        else:
+            chunk = char
+        chunks.append(chunk)
+        if char == "\n":
+            at_line_start, digits = True, False
+        elif char.isdigit() and at_line_start:
+            digits = True
+        elif not (char in " \t" and not digits):
+            at_line_start = digits = False
+    return chunks
+
+
+def escape(text: str) -> str:
+    """``text`` escaped for Discord markdown: shown as typed, never a mention or a link."""
+    return "".join(escape_chunks(text))
+
+
+def clip_chunks(chunks: Sequence[str], limit: int) -> str:
+    """The longest run of whole ``chunks`` that fits ``limit`` characters, "…" marking a cut."""
+    if sum(len(chunk) for chunk in chunks) <= limit:
+        return "".join(chunks)
+    kept: list[str] = []
+    used = len(ELLIPSIS)
+    for chunk in chunks:
+        if used + len(chunk) > limit:
+            break
+        kept.append(chunk)
+        used += len(chunk)
+    return "".join(kept) + ELLIPSIS if limit >= len(ELLIPSIS) else ""
+
+
+def clip_escaped(text: str, limit: int) -> str:
+    """``text`` escaped and cut to ``limit`` characters between escapes."""
+    return clip_chunks(escape_chunks(text), limit)
+
+
+def share(lengths: Sequence[int], budget: int) -> list[int]:
+    """How many characters each part keeps when together they may have ``budget``.
+
+    The longest parts are trimmed first, down to a common level, so a short part (a name, a
+    negative prompt) survives whole beside a long one. Each share is at most its length; the
+    shares add up to ``min(sum(lengths), budget)``.
+    """
+    budget = max(0, budget)
+    if sum(lengths) <= budget:
+        return list(lengths)
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    shares = list(lengths)
+    left = budget
+    for rank, index in enumerate(order):
+        rest = len(order) - rank
+        if lengths[index] * rest <= left:
+            left -= lengths[index]
+            continue
+        # This part and every longer one get the same level; the remainder goes to the longest.
+        level, extra = divmod(left, rest)
+        for offset, other in enumerate(order[rank:]):
+            shares[other] = level + (1 if offset >= rest - extra else 0)
+        break
+    return shares
+
+
+@dataclass(frozen=True, slots=True)
+class UserText:
+    """Text a user typed, inside a message: escaped, and trimmed first when space is short."""
+
+    text: str
+    limit: int | None = None  # the most this part may take, escaped (None: what its text may)
+
+
+Segment = str | UserText
+
+
+def fit_all(texts: Sequence[tuple[Sequence[Segment], int]], total: int) -> list[str]:
+    """Fit several texts (an embed's description and field values), each within its own limit
+    and all together within ``total``. In each, the bot's own words (plain strings, trusted
+    markdown) stay whole; user texts are escaped, and the longest trimmed first, across all."""
+    users: list[list[tuple[int, list[str]]]] = []
+    caps: list[int] = []
+    fixed_total = 0
+    for segments, limit in texts:
+        found = [(i, s, escape_chunks(s.text)) for i, s in enumerate(segments)
+                 if isinstance(s, UserText)]
+        fixed = sum(len(s) for s in segments if isinstance(s, str))
+        wanted = [sum(map(len, chunks)) for _, _, chunks in found]
+        caps += share([n if s.limit is None else min(n, s.limit)
+                       for n, (_, s, _) in zip(wanted, found, strict=True)], limit - fixed)
+        users.append([(i, chunks) for i, _, chunks in found])
+        fixed_total += fixed
+    allowed = iter(share(caps, total - fixed_total))
+    fitted = []
+    for (segments, limit), found_here in zip(texts, users, strict=True):
+        out = [str(s) for s in segments]
+        for index, chunks in found_here:
+            out[index] = clip_chunks(chunks, next(allowed))
+        fitted.append(clip("".join(out), limit))  # cuts only if the bot's own words are too long
+    return fitted
+
+
+def fit(segments: Sequence[Segment], limit: int = DISCORD_MESSAGE_LIMIT) -> str:
+    """Join ``segments`` within ``limit`` characters (see ``fit_all``)."""
+    return fit_all([(segments, limit)], limit)[0]
+
+
+def join_lines(lines: Sequence[str], limit: int = DISCORD_MESSAGE_LIMIT, *,
+               more: str = "… and {count} more") -> str:
+    """Whole lines, as many as fit in ``limit``, and a last line saying how many were left."""
+    best, used = "", -1  # "-1": the first line needs no newline before it
+    for kept in range(len(lines) + 1):
+        if kept == len(lines):
+            return "\n".join(lines)
+        tail = more.format(count=len(lines) - kept)
+        if used + 1 + len(tail) <= limit:
+            best = "\n".join([*lines[:kept], tail])
+        used += 1 + len(lines[kept])
+        if used > limit:
+            break
+    return best or clip(lines[0], limit)
+
+
+def code_block(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> str:
+    """``text`` in a code block of at most ``limit`` characters that no backtick inside it can
+    close: a zero-width space follows each backtick (invisible, and dropped again when the text
+    is pasted back into /dream)."""
+    chunks = ["`" + ZERO_WIDTH_SPACE if char == "`" else char for char in text]
+    return "```\n" + clip_chunks(chunks, limit - len("```\n\n```")) + "\n```"

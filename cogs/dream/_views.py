@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import re
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from bot.client.errors import report_error
 from bot.client.requester import can_manage_messages
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job
-from bot.render.texts import clip, recipe_command
+from bot.render.texts import DISCORD_MESSAGE_LIMIT, clip, code_block, recipe_command
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
@@ -115,9 +116,19 @@ class RecipeButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the recipe to the clicker only."""
         _, job = await _job(interaction, self.job_id)
-        text = (f"```\n{recipe_command(job.recipe)}\n```"
-                f"Model: `{job.recipe.model}` · Sampler: {job.recipe.sampler}")
-        await interaction.response.send_message(clip(text), ephemeral=True)
+        command = recipe_command(job.recipe)
+        # A code block to copy; a backtick in the prompt cannot end it early.
+        tail = f"Model: `{clip(job.recipe.model, 200)}` · Sampler: {job.recipe.sampler}"
+        block = code_block(command, len(command) * 2 + 8)
+        if len(block) + len(tail) <= DISCORD_MESSAGE_LIMIT:
+            await interaction.response.send_message(block + tail, ephemeral=True)
+            return
+        # Too long for a message (a raised prompt limit): the whole recipe comes as a file.
+        tail = f"\n(cut: the whole recipe is in recipe.txt)\n{tail}"
+        block = code_block(command, DISCORD_MESSAGE_LIMIT - len(tail))
+        await interaction.response.send_message(
+            block + tail, ephemeral=True,
+            file=discord.File(io.BytesIO(command.encode()), filename="recipe.txt"))
 
 
 def result_view(job: Job) -> discord.ui.View:

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.domain.errors import UserError
 from bot.domain.themes import Preset, describe_duration
-from bot.render.texts import clip, duration
+from bot.render.texts import UserText, clip, clip_escaped, duration, escape, fit, join_lines
 from cogs.theme._cog import guild_and_channel, require_manage_channels
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ def status_text(status: StreamStatus) -> str:
         head = (f"🌊 Streaming: at most one image every {describe_duration(stream.every)}; "
                 f"next {nxt}.")
     else:
-        head = f"⏹️ Stopped: {stream.stop_reason or 'stopped'}."
+        # The reason can name a member ("stopped by …"): shown escaped.
+        head = f"⏹️ Stopped: {clip_escaped(stream.stop_reason or 'stopped', 300)}."
     return (f"{head}\nImages today: {status.images_today}. "
             f"Prompts in the pool: {status.pool_size}.")
 
@@ -64,8 +65,8 @@ class StreamCog(commands.GroupCog, group_name="stream",
             from cogs.stream._host import DiscordStreamHost
 
             await DiscordStreamHost(self.bot).announce(
-                stopped, f"⏹️ The stream of #{channel.name} stopped itself: its channel was "
-                         "deleted.")
+                stopped, f"⏹️ The stream of #{escape(channel.name)} stopped itself: its "
+                         "channel was deleted.")
 
     @app_commands.command(name="start")
     @app_commands.describe(every="At most one image per this long, e.g. 90s, 5m, 1h "
@@ -113,7 +114,8 @@ class StreamCog(commands.GroupCog, group_name="stream",
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self.bot.services.streams.add_prompt(guild_id, channel_id, prompt,
                                                           user_id=interaction.user.id)
-        await interaction.followup.send(clip(f"➕ Added to the pool: {text}"), ephemeral=True)
+        await interaction.followup.send(fit(["➕ Added to the pool: ", UserText(text)]),
+                                        ephemeral=True)
 
     @app_commands.command(name="remove")
     @app_commands.describe(entry="The pool entry's number (see /stream pool)")
@@ -123,8 +125,8 @@ class StreamCog(commands.GroupCog, group_name="stream",
         _, channel_id = guild_and_channel(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.bot.services.streams.remove_prompt(channel_id, entry)
-        await interaction.followup.send(clip(f"➖ Removed #{removed.id}: {removed.prompt}"),
-                                        ephemeral=True)
+        await interaction.followup.send(
+            fit([f"➖ Removed #{removed.id}: ", UserText(removed.prompt)]), ephemeral=True)
 
     @remove.autocomplete("entry")
     async def remove_entries(self, interaction: discord.Interaction,
@@ -147,8 +149,8 @@ class StreamCog(commands.GroupCog, group_name="stream",
         page = min(page, pages)
         shown = entries[(page - 1) * POOL_PAGE: page * POOL_PAGE]
         lines = [f"📜 Stream pool, page {page}/{pages} ({len(entries)} prompts):"]
-        lines += [f"`#{e.id}` {clip(e.prompt, 110)}" for e in shown] or ["(empty)"]
-        await interaction.followup.send(clip("\n".join(lines)), ephemeral=True)
+        lines += [f"`#{e.id}` {clip_escaped(e.prompt, 110)}" for e in shown] or ["(empty)"]
+        await interaction.followup.send(join_lines(lines), ephemeral=True)
 
     @app_commands.command(name="setup")
     @app_commands.describe(presets="Preset names separated by commas, or 'all'",
@@ -183,8 +185,8 @@ class StreamCog(commands.GroupCog, group_name="stream",
                                              user_id=interaction.user.id)
             made.append(f"<#{channel.id}>")
         await interaction.followup.send(
-            clip(f"✨ Created **{parent.name}** with {len(made)} themed, streaming channels: "
-                 f"{', '.join(made)}"), ephemeral=True)
+            fit(["✨ Created **", UserText(parent.name, 100), f"** with {len(made)} themed, "
+                 f"streaming channels: {', '.join(made)}"]), ephemeral=True)
 
     def _chosen(self, text: str) -> list[Preset]:
         catalog = self.bot.services.themes.catalog

@@ -9,9 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import UserError
-from bot.render.texts import clip
+from bot.render.texts import clip, escape
 from cogs.dream._cog import SCHEDULER_CHOICES
-from cogs.theme._render import history_text, list_text, show_text, theme_lines
+from cogs.theme._render import history_text, list_text, show_text, theme_text
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
@@ -78,8 +78,8 @@ class ThemeCog(commands.GroupCog, group_name="theme",
         await interaction.response.defer(thinking=True)  # before any I/O
         await themes.set(guild_id, channel_id, theme, user_id=interaction.user.id,
                          user_name=interaction.user.display_name)
-        text = "\n".join(["🎨 This channel's theme is now:", *theme_lines(theme)])
-        await interaction.followup.send(clip(text))
+        # Public: the theme's words are escaped in it, and it pings no one (client default).
+        await interaction.followup.send(theme_text("🎨 This channel's theme is now:", theme))
 
     @app_commands.command(name="show")
     async def show(self, interaction: discord.Interaction) -> None:
@@ -135,11 +135,11 @@ class ThemeCog(commands.GroupCog, group_name="theme",
         _, preset = await themes.apply_preset(guild_id, channel_id, name,
                                               user_id=interaction.user.id,
                                               user_name=interaction.user.display_name)
-        lines = [f"🎨 This channel's theme is now the preset **{preset.title}**:",
-                 *theme_lines(preset.theme),
-                 f"Stream pool: {len(preset.pool)} prompts (/stream start keeps the channel "
-                 "flowing)."]
-        await interaction.followup.send(clip("\n".join(lines)))
+        await interaction.followup.send(theme_text(
+            f"🎨 This channel's theme is now the preset **{escape(preset.title)}**:",
+            preset.theme,
+            f"Stream pool: {len(preset.pool)} prompts (/stream start keeps the channel "
+            "flowing)."))
 
     @preset.autocomplete("name")
     async def preset_names(self, interaction: discord.Interaction,

@@ -1,4 +1,8 @@
-"""Texts of the /theme answers. Pure: no discord import."""
+"""Texts of the /theme answers. Pure: no discord import.
+
+Theme words and user names are user text: escaped (shown as typed, never as markdown or a
+mention) and, when a reply would pass Discord's 2000 characters, the longest trimmed first.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,37 @@ from collections.abc import Sequence
 
 from bot.domain.recipe import SCHEDULERS
 from bot.domain.themes import Theme
-from bot.render.texts import clip
+from bot.render.texts import Segment, UserText, clip_escaped, escape, fit, join_lines
 from bot.storage.themes import ChannelTheme, ThemeChange
 
 
-def theme_lines(theme: Theme) -> list[str]:
-    """The theme's parts, one a line."""
-    lines = [f"**Prefix:** {theme.prefix}"]
+def theme_segments(theme: Theme) -> list[Segment]:
+    """The theme's parts, one a line, ready for ``fit``."""
+    segments: list[Segment] = ["**Prefix:** ", UserText(theme.prefix)]
     if theme.suffix:
-        lines.append(f"**Suffix:** {theme.suffix}")
+        segments += ["\n**Suffix:** ", UserText(theme.suffix)]
     if theme.negative:
-        lines.append(f"**Negative:** {theme.negative}")
+        segments += ["\n**Negative:** ", UserText(theme.negative)]
     locked = theme.locked()
     if locked:
         shown = ", ".join(
             f"{key} {SCHEDULERS.get(str(value), value) if key == 'scheduler' else value}"
             for key, value in locked.items())
-        lines.append(f"**Locked:** {shown}")
-    return lines
+        segments.append(f"\n**Locked:** {shown}")
+    return segments
+
+
+def theme_text(head: str, theme: Theme, *tail: str) -> str:
+    """``head``, the theme's parts and ``tail`` lines, fitted to one message."""
+    return fit([head, "\n", *theme_segments(theme), *(f"\n{line}" for line in tail)])
 
 
 def summary(theme: Theme | None) -> str:
-    """One line: the preset's name or the prefix/suffix ("none" for no theme)."""
+    """One line: the preset's name or the prefix/suffix ("none" for no theme), escaped."""
     if theme is None:
         return "none"
     words = " … ".join(part for part in (theme.prefix, theme.suffix) if part)
-    return clip(f"{theme.name + ': ' if theme.name else ''}{words}", 300)
+    return clip_escaped(f"{theme.name + ': ' if theme.name else ''}{words}", 300)
 
 
 def when(timestamp: float) -> str:
@@ -40,8 +49,8 @@ def when(timestamp: float) -> str:
 
 
 def who(user_id: int | None, name: str) -> str:
-    """A mention, or the name when there is no user."""
-    return f"<@{user_id}>" if user_id else (name or "someone")
+    """A mention, or the (escaped) name when there is no user."""
+    return f"<@{user_id}>" if user_id else (clip_escaped(name, 100) or "someone")
 
 
 def show_text(row: ChannelTheme | None, *, inherited: bool, stream_running: bool) -> str:
@@ -50,12 +59,11 @@ def show_text(row: ChannelTheme | None, *, inherited: bool, stream_running: bool
         return "This channel has no theme. Moderators can set one with /theme set or /theme preset."
     head = f"🎨 This channel's theme{' (inherited from its parent channel)' if inherited else ''}"
     if row.theme.name:
-        head += f": preset **{row.theme.name}**"
-    lines = [head, *theme_lines(row.theme),
-             f"Set by {who(row.set_by, row.set_by_name)} on {when(row.set_at)}."]
+        head += f": preset **{escape(row.theme.name)}**"
+    tail = [f"Set by {who(row.set_by, row.set_by_name)} on {when(row.set_at)}."]
     if stream_running:
-        lines.append("🌊 A stream is running here (/stream status).")
-    return clip("\n".join(lines))
+        tail.append("🌊 A stream is running here (/stream status).")
+    return theme_text(head, row.theme, *tail)
 
 
 def list_text(rows: Sequence[ChannelTheme]) -> str:
@@ -64,7 +72,7 @@ def list_text(rows: Sequence[ChannelTheme]) -> str:
         return "No channel of this server has a theme yet."
     lines = [f"🎨 Themed channels ({len(rows)}):"]
     lines += [f"• <#{row.channel_id}> — {summary(row.theme)}" for row in rows]
-    return clip("\n".join(lines))
+    return join_lines(lines)
 
 
 def history_text(changes: Sequence[ThemeChange]) -> str:
@@ -75,4 +83,4 @@ def history_text(changes: Sequence[ThemeChange]) -> str:
     for change in changes:
         lines.append(f"• {when(change.changed_at)} by {who(change.user_id, change.user_name)}: "
                      f"{summary(change.old)} → {summary(change.new)}")
-    return clip("\n".join(lines))
+    return join_lines(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from typing import Any
 
 from .models import (
@@ -219,7 +220,8 @@ def new_interaction(
     locale: str | None = None,
 ) -> InteractionRecord:
     """Create and register an interaction record with a full payload (not dispatched yet)."""
-    iid = state.snowflakes.next()
+    iid = (state.snowflakes.at(time.time() + state.clock_skew) if state.clock_skew
+           else state.snowflakes.next())
     token = "aW50ZXJhY3Rpb246" + base64.urlsafe_b64encode(
         f"{iid}:{secrets.token_hex(24)}".encode()).decode().rstrip("=")
     perms = compute_permissions(guild, member, channel)

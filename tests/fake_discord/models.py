@@ -70,12 +70,16 @@ class SnowflakeGenerator:
 
     def next(self) -> int:
         """Return a new snowflake, greater than every one returned before."""
-        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        value = (ms << 22) | (self._worker << 17) | (next(self._counter) & 0xFFF)
+        value = self.at(time.time())
         if value <= self._last:
             value = self._last + 1
         self._last = value
         return value
+
+    def at(self, unix_seconds: float) -> int:
+        """A new snowflake whose timestamp is ``unix_seconds`` (unique, not ordered)."""
+        ms = int(unix_seconds * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (self._worker << 17) | (next(self._counter) & 0xFFF)
 
 
 class Clock:

@@ -60,11 +60,47 @@ def validate_message_body(body: Body, *, creating: bool, existing_attachments: i
         raise _too_long("embeds", 10)
     if len(data.get("components") or []) > 40:
         raise _too_long("components", 40)
+    _validate_embeds(data.get("embeds") or [])
     if creating and not (
         data.get("content") or data.get("embeds") or data.get("components") or body.uploads
         or data.get("sticker_ids") or data.get("poll") or existing_attachments
     ):
         raise ApiError(400, 50006, "Cannot send an empty message")
+
+
+# Discord's embed limits: per part, 25 fields, and 6000 characters over all a message's embeds.
+EMBED_LIMITS = {"title": 256, "description": 4096, "footer.text": 2048, "author.name": 256}
+EMBED_TOTAL = 6000
+
+
+def _validate_embeds(embeds: list[dict[str, Any]]) -> None:
+    """400/50035 for an embed over one of Discord's limits, as Discord answers."""
+    total = 0
+    for index, embed in enumerate(embeds):
+        for key, limit in EMBED_LIMITS.items():
+            outer, _, inner = key.partition(".")
+            value = embed.get(outer)
+            text = (value or {}).get(inner) if inner else value
+            total += len(text or "")
+            if len(text or "") > limit:
+                raise _too_long(f"embeds.{index}.{key}", limit)
+        fields = embed.get("fields") or []
+        if len(fields) > 25:
+            raise _too_long(f"embeds.{index}.fields", 25)
+        for number, field in enumerate(fields):
+            name, value = field.get("name") or "", field.get("value") or ""
+            if not name or not value:
+                raise invalid_form(errors={f"embeds.{index}.fields.{number}": {"_errors": [
+                    {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}})
+            if len(name) > 256:
+                raise _too_long(f"embeds.{index}.fields.{number}.name", 256)
+            if len(value) > 1024:
+                raise _too_long(f"embeds.{index}.fields.{number}.value", 1024)
+            total += len(name) + len(value)
+    if total > EMBED_TOTAL:
+        raise invalid_form(errors={"embeds": {"_errors": [
+            {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size "
+                                                          f"of {EMBED_TOTAL}"}]}})
 
 
 def _check_send(state: FakeState, channel: FakeChannel, body: Body) -> None:

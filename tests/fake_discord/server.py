@@ -345,3 +345,8 @@ class FakeDiscord(DriverMixin):
     def advance(self, seconds: float) -> None:
         """Move the fake clock forward (affects the 3 s and 15 min deadlines, nonce window)."""
         self.state.clock.advance(seconds)
+
+    def skew_clock(self, seconds: float) -> None:
+        """Set Discord's clock ``seconds`` ahead of the host's (negative: behind), as seen in
+        new interactions' ``created_at``; the fake's own deadlines are unaffected."""
+        self.state.clock_skew = seconds

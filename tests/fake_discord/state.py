@@ -34,6 +34,9 @@ class FakeState(MessageStore):
         """Create the world with a bot user, an application and an application owner."""
         self.snowflakes = SnowflakeGenerator()
         self.clock = Clock()
+        # Seconds Discord's clock is ahead of the host's (negative: behind): it shows in the
+        # timestamps of interaction ids, hence in discord.py's ``Interaction.created_at``.
+        self.clock_skew = 0.0
         self.token = token
         self.attachment_limit = attachment_limit
         self.application_id = self.snowflakes.next()
