@@ -5,10 +5,14 @@ throughput: N identical jobs through the queue (batched as ``--max-batch`` allow
             against the same loop writing the PNGs the queue writes.
 burst:      M ``/dream``s from U users at once over the wire-level fake Discord: caps hold, the
             light users' median wait, the peak memory of the process.
+lateness:   how late the event loop answers (a 10 ms ticker) while N jobs generate and their
+            PNGs are written: the figure the old test held under 50 ms; on a busy machine it
+            drifts, so it is measured here and never asserted.
 
     python bench/queue.py throughput                      # tiny, 512², 20 steps, 32 jobs, CPU
     python bench/queue.py throughput --model random-sd1 --device cuda --max-batch 0
     python bench/queue.py burst                           # 500 /dreams from 50 users
+    python bench/queue.py lateness                        # 4 jobs, 512², 4 steps
 """
 
 from __future__ import annotations
@@ -293,16 +297,71 @@ def burst(args: argparse.Namespace) -> dict[str, Any]:
         return asyncio.run(_burst(args, Path(tmp)))
 
 
+# -- lateness ------------------------------------------------------------------------------------
+
+async def _lateness(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from bot.app import on_worker_if_cpu
+    from bot.domain.jobs import JobState, Requester
+    from bot.domain.recipe import Recipe
+    from bot.inference.worker import InferenceWorker
+    from bot.queue.backend import InProcessBackend
+    from bot.queue.queue import JobQueue
+    from bot.storage.database import Database
+    from bot.storage.jobs import JobRepository
+
+    worker: Any = InferenceWorker(lambda: load_model(args.model, args.device))
+    await worker.start()
+    database = await Database.open(workdir / "bench.db")
+    queue = JobQueue(JobRepository(database), InProcessBackend(worker), workdir / "out",
+                     run_blocking=on_worker_if_cpu(worker))  # as the app does
+    loop = asyncio.get_running_loop()
+    lateness: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lateness.append(loop.time() - before - 0.01)
+
+    recipe = Recipe(prompt="lag", width=args.size, height=args.size, steps=args.steps,
+                    model=worker.engine.model_id)
+    tick = asyncio.create_task(ticker())
+    try:
+        await queue.start(recover=False)
+        jobs = [await queue.submit(recipe.with_seed(i), Requester()) for i in range(args.jobs)]
+        done = [await queue.wait(job.id) for job in jobs]
+        assert all(job.state is JobState.DONE for job in done), [j.error for j in done]
+    finally:
+        stop.set()
+        await tick
+        await queue.close()
+        await database.close()
+        await worker.close()
+    ordered = sorted(lateness)
+    return {"jobs": args.jobs, "size": args.size, "steps": args.steps, "ticks": len(ordered),
+            "max_lateness_ms": ordered[-1] * 1000,
+            "p99_lateness_ms": ordered[int(len(ordered) * 0.99)] * 1000,
+            "median_lateness_ms": statistics.median(ordered) * 1000}
+
+
+def lateness(args: argparse.Namespace) -> dict[str, Any]:
+    """The event loop's lateness while the queue generates and saves."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(_lateness(args, Path(tmp)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one benchmark, print its figures and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["throughput", "burst"])
+    parser.add_argument("which", choices=["throughput", "burst", "lateness"])
     parser.add_argument("--model", default="tiny", help="tiny, random-sd1, or any model source")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--jobs", type=int, default=32)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="jobs to run (throughput: 32, lateness: 4)")
     parser.add_argument("--rounds", type=int, default=0,
                         help="alternate raw and queued runs in this many rounds "
                              "(0: rounds of two batches)")
@@ -315,7 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.which == "throughput":
         args.size, args.steps = args.size or 512, args.steps or 20
+        args.jobs = args.jobs or 32
         result = throughput(args)
+    elif args.which == "lateness":
+        args.size, args.steps = args.size or 512, args.steps or 4
+        args.jobs = args.jobs or 4
+        result = lateness(args)
     else:  # the burst is about the queue, not the pixels: small images by default
         args.size, args.steps = args.size or 64, args.steps or 2
         result = burst(args)

@@ -107,7 +107,10 @@ class JobQueue:
         return recovered
 
     async def close(self) -> None:
-        """Stop dispatching; a running batch is cancelled and its jobs go back to queued."""
+        """Stop dispatching; a running batch is cancelled and its jobs go back to queued.
+
+        Returns once the model has stopped (at its next step): nothing generates after this.
+        """
         if self._cancel_running is not None:
             self._cancel_running.set()
         if self._dispatcher is not None:
@@ -266,14 +269,18 @@ class JobQueue:
                      for job in part]
             await self._run_contained(fresh)
 
-    async def _requeue(self, jobs: Sequence[Job]) -> None:
+    async def _requeue(self, jobs: Sequence[Job]) -> list[Job]:
+        """Put running jobs back to queued in the table; returns them as now recorded."""
+        requeued = []
         for job in jobs:
             current = await self._jobs.get(job.id)
             if current is not None and current.state is JobState.RUNNING:
                 # A shutdown is not the job's fault: it does not count as an attempt.
-                await self._jobs.transition(job.id, JobState.QUEUED, started_at=None,
-                                            attempts=max(0, current.attempts - 1))
+                requeued.append(await self._jobs.transition(
+                    job.id, JobState.QUEUED, started_at=None,
+                    attempts=max(0, current.attempts - 1)))
         self._running.clear()
+        return requeued
 
     async def _run_batch(self, batch: list[Job]) -> Failure | None:
         """Run one pipeline call; returns a failure reason, or None when it is all settled."""
@@ -301,8 +308,9 @@ class JobQueue:
             cancelled = [job for job in running if job.id in self._cancelled]
             await self._finish(cancelled, JobState.CANCELLED, EventKind.CANCELLED)
             others = [job for job in running if job.id not in self._cancelled]
-            await self._requeue(others)
-            for job in others:
+            # Back in line as the table now has them (queued, attempt given back), not as the
+            # running copies: those would count the attempt twice when they start again.
+            for job in await self._requeue(others):
                 self._waiting[job.id] = job
             return None
         except OutOfMemory as error:
@@ -317,11 +325,13 @@ class JobQueue:
 
         # 3. Learn the step cost for ETAs; the saver writes and records while the next batch
         #    generates. One batch is saved at a time, so finished images never pile up in memory.
+        #    The jobs pass from generating to saving at once (no await between): a shutdown
+        #    while the batch before is still being saved must save these, not re-queue them.
         self._learn_step_cost(running[0].recipe, result.step_seconds)
-        await self._saver.save(running, result, functools.partial(
-            self._record_saved, step_seconds=result.step_seconds))
         for job in running:
             self._running.pop(job.id)
+        await self._saver.save(running, result, functools.partial(
+            self._record_saved, step_seconds=result.step_seconds))
         return None
 
     async def _record_saved(self, job: Job, recipe: Recipe, path: Path | None,
@@ -349,16 +359,27 @@ class JobQueue:
 
         task = asyncio.ensure_future(self._backend.generate(
             [job.recipe for job in running], on_progress=on_progress, cancel=cancel))
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=self._step_timeout / 4)
-            if done:
-                return task.result()
-            if time.monotonic() - last_step > self._step_timeout:
-                # A thread cannot be killed: ask it to stop at the next step and fail the job.
-                cancel.set()
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # not logged
-                raise StepTimeout(f"a denoising step took longer than {self._step_timeout:g} s; "
-                                  "the job was stopped")
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._step_timeout / 4)
+                if done:
+                    return task.result()
+                if time.monotonic() - last_step > self._step_timeout:
+                    # A thread cannot be killed: ask it to stop at the next step, fail the job.
+                    cancel.set()
+                    _discard_outcome(task)
+                    raise StepTimeout(f"a denoising step took longer than "
+                                      f"{self._step_timeout:g} s; the job was stopped")
+        except asyncio.CancelledError:
+            # Shutting down: the model stops at its next step. Wait for that (no longer than
+            # the watchdog would), so the model is free when close() returns and the
+            # generation's GenerationCancelled is not left for the loop to log as "never
+            # retrieved".
+            cancel.set()
+            patience = self._step_timeout - (time.monotonic() - last_step)
+            await asyncio.wait({task}, timeout=max(0.0, patience))
+            _discard_outcome(task)
+            raise
 
     def _learn_step_cost(self, recipe: Recipe, step_seconds: float) -> None:
         if step_seconds <= 0:
@@ -373,3 +394,8 @@ class JobQueue:
                                                 error=error)
             self._running.pop(job.id, None)
             self._publish(JobEvent(kind, ended))
+
+
+def _discard_outcome(task: asyncio.Future[GenerationResult]) -> None:
+    """Retrieve an abandoned generation's outcome (now or when it ends) so it is not logged."""
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -45,10 +45,18 @@ class ResultSaver:
         self._task: asyncio.Task[None] | None = None
 
     async def save(self, jobs: Sequence[Job], result: GenerationResult, record: Record) -> None:
-        """Wait for the batch being saved, then start saving this one and return."""
-        await self.settle()
+        """Wait for the batch being saved, then start saving this one and return.
+
+        The jobs count as being saved from the call on. A shutdown that interrupts the wait
+        still saves them before it goes on: generated images are delivered, not redone.
+        """
         for job in jobs:
             self.saving[job.id] = job
+        try:
+            await self.settle()
+        except asyncio.CancelledError:
+            await self._save(list(jobs), result, record)
+            raise
         self._task = asyncio.create_task(self._save(list(jobs), result, record),
                                          name=f"save-jobs-{jobs[0].id}")
 

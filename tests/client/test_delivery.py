@@ -3,15 +3,57 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sqlite3
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
+from bot.app import open_app
+from bot.client.bot import NeurostreamBot
+from bot.client.requester import INTERACTION_TOKEN_LIFETIME
+from bot.render.embeds import job_marker
 from tests.client.conftest import Env
 from tests.client.test_dream import RESULT_TIMEOUT, _is_result, _job_rows, _metadata, _result
+from tests.fake_discord import run_client
+from tests.fake_discord.messages import NONCE_WINDOW_S
+from tests.fake_discord.models import StoredMessage
+
+PAST_TOKEN = INTERACTION_TOKEN_LIFETIME + 60  # seconds: every token received before is dead
+
+
+class HostClock:
+    """The bot's clock: this host's time, moved forward by the test instead of waiting."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@contextlib.asynccontextmanager
+async def _bot_with_clock(env: Env, engine: Any, clock: HostClock
+                          ) -> AsyncIterator[NeurostreamBot]:
+    """The bot as ``env.run_bot`` starts it, its delivery judging tokens by ``clock``."""
+    async with open_app(env.settings, sources=("discord", "stream"), recover=True,
+                        factory=lambda: engine) as app:
+        bot = NeurostreamBot(app, env.settings, guild_ready_timeout=0.05)
+        assert bot.delivery is not None
+        bot.delivery.clock = clock  # before it starts: recorded jobs are judged at once
+        async with run_client(env.fake, bot):
+            yield bot
+
+
+def _channel_results(env: Env) -> list[StoredMessage]:
+    """Results posted to #cats as plain channel messages (not on an interaction)."""
+    return [m for m in env.fake.channel_messages(env.world.channel)
+            if _is_result(m) and m.interaction_id is None]
 
 
 def _job_rows_delivered(env: Env) -> list[int | None]:
@@ -42,6 +84,92 @@ async def test_expired_token_posts_to_the_channel_with_a_mention(env: Env) -> No
     assert [str(u) for u in message.allowed_mentions.get("users", [])] == [str(world.alice.id)]
     assert message.allowed_mentions.get("parse") == []
     assert _metadata(message)["prompt"] == "late"
+
+
+async def test_a_token_past_its_lifetime_is_not_used_and_the_result_goes_to_the_channel(
+        env: Env, shared_engine: Any) -> None:
+    world, fake = env.world, env.fake
+    clock = HostClock()
+    async with _bot_with_clock(env, shared_engine, clock) as bot:
+        # A long job ahead keeps alice's waiting while time passes.
+        ahead = await fake.send_command(world.guild, world.channel, world.mod, "dream",
+                                        {"prompt": "ahead", "steps": 100})
+        await ahead.wait_acked(timeout=3)
+        await fake.wait_for(lambda: bot.services.queue.running(), timeout=RESULT_TIMEOUT,
+                            what="the job ahead generating")
+        handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                         {"prompt": "late", "width": 64, "height": 64,
+                                          "steps": 2})
+        await handle.wait_original(lambda m: "queue" in m.content, timeout=30)
+        # Sixteen minutes pass, for Discord and for the bot alike.
+        fake.advance(PAST_TOKEN)
+        clock.offset = PAST_TOKEN
+        since = len(fake.requests)
+        ahead_id = _job_rows(env)[0][0]
+        stop = await fake.send_command(world.guild, world.channel, world.mod, "cancel",
+                                       {"job": ahead_id})
+        await stop.wait_original(timeout=10)
+        message = await fake.wait_for(lambda: next(iter(_channel_results(env)), None),
+                                      timeout=RESULT_TIMEOUT, what="result posted to the channel")
+        await fake.wait_for(lambda: _job_rows_delivered(env)[1] == message.id, timeout=10,
+                            what="the delivery recorded")
+    # The bot knew the token was dead: it never tried it (no 401 to fall back from).
+    tried = [r.path for r in fake.requests[since:] if handle.token in r.path]
+    assert tried == []
+    assert f"<@{world.alice.id}>" in message.content and _metadata(message)["prompt"] == "late"
+
+
+async def test_a_channel_post_is_not_repeated_after_a_restart_past_the_nonce_window(
+        env: Env, shared_engine: Any) -> None:
+    world, fake = env.world, env.fake
+    clock = HostClock(PAST_TOKEN)  # every token looks dead to the bot: results go to #cats
+    async with _bot_with_clock(env, shared_engine, clock):
+        handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                         {"prompt": "once", "width": 64, "height": 64,
+                                          "steps": 2})
+        await handle.wait_acked(timeout=3)
+        posted = await fake.wait_for(lambda: next(iter(_channel_results(env)), None),
+                                     timeout=RESULT_TIMEOUT, what="result posted to the channel")
+        await fake.wait_for(lambda: _job_rows_delivered(env)[0] == posted.id, timeout=10,
+                            what="the delivery recorded")
+    # As if the bot died between posting and recording the post; it comes back after Discord
+    # forgot the post's nonce, so only the marker in the channel's history can stop a repeat.
+    with sqlite3.connect(env.settings.database_path) as db:
+        db.execute("UPDATE jobs SET message_id = NULL")
+    fake.advance(NONCE_WINDOW_S + 1)
+    clock.offset += NONCE_WINDOW_S + 1
+    async with _bot_with_clock(env, shared_engine, clock):
+        await fake.wait_for(lambda: _job_rows_delivered(env)[0] is not None,
+                            timeout=RESULT_TIMEOUT, what="the delivery recorded again")
+    marked = [m.id for m in fake.channel_messages(world.channel)
+              if any(e.get("footer", {}).get("text") == job_marker(1) for e in m.embeds)]
+    assert marked == [posted.id] and _job_rows_delivered(env) == [posted.id]
+
+
+async def test_a_host_clock_far_from_discords_still_delivers_on_the_interaction(
+        env: Env) -> None:
+    world, fake = env.world, env.fake
+    # This host runs 20 minutes fast: Discord's created_at of every interaction looks older
+    # than a token's lifetime.
+    fake.skew_clock(-20 * 60)
+    async with env.run_bot():
+        sent_at = time.time()
+        handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                         {"prompt": "skewed", "width": 64, "height": 64,
+                                          "steps": 2})
+        await fake.wait_for(lambda: _channel_results(env) or (
+            handle.original is not None and _is_result(handle.original)),
+            timeout=RESULT_TIMEOUT, what="the result, wherever it goes")
+        done_at = time.time()
+    assert _channel_results(env) == []  # nothing went to the channel separately:
+    result = handle.original  # the waiting message itself became the result
+    assert result is not None and _metadata(result)["prompt"] == "skewed"
+    assert not handle.followups
+    with sqlite3.connect(env.settings.database_path) as db:
+        (expires,) = db.execute("SELECT token_expires_at FROM jobs").fetchone()
+    # Recorded by this host's clock from when it received the interaction (kept for restarts).
+    lifetime = INTERACTION_TOKEN_LIFETIME
+    assert sent_at + lifetime <= expires <= done_at + lifetime
 
 
 async def test_oversize_image_is_reencoded_with_its_metadata(env: Env) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import json
 import sqlite3
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,7 +76,9 @@ async def test_a_stream_flows_yields_to_people_and_resumes(env: Env, shared_engi
                             TIMEOUT, "a stream job rendering")
         person = await fake.send_command(world.guild, world.channel, world.alice, "dream",
                                          {"prompt": "on a sofa"})
-        await person.wait_original(lambda m: bool(m.attachments), timeout=TIMEOUT)
+        # The result, not a progress preview (the waiting message carries those too: waiting
+        # for any attachment let the bot shut down mid-generation and re-queue the job).
+        await person.wait_original(lambda m: bool(m.attachments and m.embeds), timeout=TIMEOUT)
         status = await _ok(await fake.send_command(world.guild, world.channel, world.mod,
                                                    "stream status"))
         assert "Streaming" in status.content and "Images today:" in status.content
@@ -88,13 +89,17 @@ async def test_a_stream_flows_yields_to_people_and_resumes(env: Env, shared_engi
     streams = [j for j in jobs if j["source"] == "stream"]
     blocking = [j for j in streams
                 if j["started_at"] and j["started_at"] < mine["created_at"] < j["finished_at"]]
+    assert mine["state"] == "done"
     assert len(blocking) == 1  # it arrived during exactly one stream render ...
-    waited = mine["started_at"] - mine["created_at"]
-    render = blocking[0]["finished_at"] - blocking[0]["started_at"]
-    assert waited <= render + 0.5, (waited, render)  # ... and waited for that one image only
-    # No stream job started while the person's job was waiting.
+    # ... and waited for that one image only: it was the next job to start after it ...
+    starts = sorted((j["started_at"], j["id"]) for j in jobs if j["started_at"])
+    after = [job_id for started, job_id in starts if started > blocking[0]["started_at"]]
+    assert after[0] == mine["id"], (starts, mine["id"])
+    # ... and no stream job started while the person's job was waiting.
     assert not [j for j in streams if j["started_at"]
                 and mine["created_at"] <= j["started_at"] < mine["started_at"]]
+    waited = mine["started_at"] - mine["created_at"]
+    render = blocking[0]["finished_at"] - blocking[0]["started_at"]
     print(f"person waited {waited:.3f} s behind a stream image of {render:.3f} s")
 
     # Every stream image is reproducible from its recorded template and seed.
@@ -160,11 +165,9 @@ async def test_a_missed_delete_event_stops_the_stream_on_the_failed_post(
         fake.state.remove_channel(planets)  # Discord deleted it; the bot never heard
         await fake.wait_for(lambda: not bot.services.streams.is_running(planets.id), TIMEOUT,
                             "the stream to stop")
-        started = time.monotonic()
         await fake.wait_for(lambda: any("stopped itself" in m.content
                                         for m in fake.channel_messages(world.channel)), 10,
                             "the notice")
-        assert time.monotonic() - started < 10
 
 
 async def test_stream_setup_creates_themed_streaming_channels(

@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bot.domain import JobState, Recipe, Requester
 from bot.domain.errors import OutOfMemory
 from bot.queue import InProcessBackend, JobQueue
+from bot.queue.saving import ResultSaver
 from bot.storage import JobRepository
 
 SMALL = Recipe(prompt="a lighthouse", width=64, height=64, steps=3, model="tiny")
@@ -216,16 +218,20 @@ async def test_a_failed_save_fails_that_job_with_the_reason_and_the_next_works(
 
 
 async def test_close_finishes_a_save_in_progress(make_queue: Callable[..., JobQueue],
-                                                 database: Any) -> None:
+                                                 database: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     saves = GatedSaves()
     queue = make_queue(run_blocking=saves)
     job = await queue.submit(SMALL.with_seed(1), Requester())
     await queue.start()
     await asyncio.wait_for(saves.saving.wait(), 60)
-    closing = asyncio.ensure_future(queue.close())
-    await asyncio.sleep(0.05)
-    assert not closing.done()  # waits for the image being saved
-    saves.gate.set()
-    await asyncio.wait_for(closing, 30)
+    real_settle = ResultSaver.settle
+
+    async def open_when_close_waits(self: ResultSaver) -> None:
+        saves.gate.set()  # close() now waits for the save: only now may the image be written
+        await real_settle(self)
+
+    monkeypatch.setattr(ResultSaver, "settle", open_when_close_waits)
+    await asyncio.wait_for(queue.close(), 30)
     saved = await JobRepository(database).get(job.id)
     assert saved is not None and saved.state is JobState.DONE and saved.output_path

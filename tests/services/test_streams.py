@@ -14,7 +14,10 @@ GUILD, CHANNEL = 1, 10
 
 
 class QuietHost:
-    """A chat side that is always ready and posts nothing."""
+    """A chat side that is always ready and posts nothing; it notes the jobs it is handed."""
+
+    def __init__(self) -> None:
+        self.followed = asyncio.Event()
 
     async def wait_ready(self) -> None:
         return None
@@ -26,7 +29,7 @@ class QuietHost:
         return None
 
     def follow(self, job_id: int) -> None:
-        return None
+        self.followed.set()
 
     async def delivered(self, job_id: int) -> None:
         return None
@@ -57,10 +60,13 @@ async def test_a_stop_while_the_next_image_is_being_queued_is_not_undone(
 
         monkeypatch.setattr(StreamRepository, "mark_image", stop_meanwhile)
         await streams.start(GUILD, CHANNEL, 0.1, user_id=7)
-        streams.start_runner(QuietHost())
+        host = QuietHost()
+        streams.start_runner(host)
         try:
             await asyncio.wait_for(stopped.wait(), 60)
-            await asyncio.sleep(0.2)
+            # The runner hands the image it queued to the host after recording it: by then
+            # any undoing of the stop would have happened.
+            await asyncio.wait_for(host.followed.wait(), 60)
             assert not streams.is_running(CHANNEL)
             status = await streams.status(CHANNEL)
             assert status.stream is not None and not status.stream.running

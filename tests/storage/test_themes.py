@@ -30,7 +30,10 @@ async def test_streams_and_pools(database: Database) -> None:
     pool = await repo.pool(10)
     assert [e.prompt for e in pool] == ["a", "b", "c"]
     assert await repo.remove_prompt(11, pool[0].id) is None  # another channel's entry
-    assert (await repo.remove_prompt(10, pool[0].id)) is not None
+    removed = await repo.remove_prompt(10, pool[0].id)
+    assert removed is not None and removed.prompt == "a"
+    assert [e.prompt for e in await repo.pool(10)] == ["b", "c"]  # gone from the pool
+    assert await repo.remove_prompt(10, pool[0].id) is None  # and cannot be removed twice
     await repo.replace_pool(1, 10, ["z"], added_by=None)
     assert [e.prompt for e in await repo.pool(10)] == ["z"]
     stream = await repo.start(1, 10, 60.0, started_by=5)
