@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sys
 
-from bot.cli import EXIT_USAGE, parse_args
+from bot.cli import EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, parse_args
 from bot.config import Settings, load_settings
-from bot.domain.errors import ConfigError, UserError
+from bot.domain.errors import ConfigError, NeurostreamError, UserError
+
+log = logging.getLogger("bot")
 
 NO_TOKEN_HELP = """\
 neurostream run: no Discord token found.
@@ -37,26 +39,36 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(show_queue(settings))
         if args.command in ("run", "sync"):
-            return _run_bot(settings, sync=args.command == "sync")
+            return _run_bot(settings, args.command)
     except (UserError, ConfigError) as error:
         print(f"neurostream {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except NeurostreamError as error:  # the model failed to load (a broken file, no memory)
+        log.debug("details", exc_info=error.__cause__ or error)  # the traceback with -v
+        print(f"neurostream {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _run_bot(settings: Settings, *, sync: bool) -> int:
-    import discord
-
-    from bot.client.bot import run_bot, sync_commands
+def _run_bot(settings: Settings, command: str) -> int:
     from bot.config import discord_token
+    from bot.inference.source_check import check_source
 
     token = discord_token()
     if token is None:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return EXIT_USAGE
+    sync = command == "sync"
+    if not sync:
+        check_source(settings.model.id)  # a mistyped path fails now, not after a slow import
+
+    import discord
+
+    from bot.client.bot import DiscordUnreachable, run_bot, sync_commands
+
     logging.getLogger().setLevel(logging.INFO)
     try:
         asyncio.run(sync_commands(settings, token) if sync else run_bot(settings, token))
@@ -64,6 +76,9 @@ def _run_bot(settings: Settings, *, sync: bool) -> int:
         print("neurostream: Discord refused the token in DISCORD_TOKEN (reset it in the "
               "developer portal and update .env)", file=sys.stderr)
         return EXIT_USAGE
+    except DiscordUnreachable as error:  # after retrying: a supervisor may restart us later
+        print(f"neurostream {command}: error: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     return 0
 
 

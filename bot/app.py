@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.domain.errors import NeurostreamError
 from bot.domain.requests import Defaults
 from bot.domain.scheduling import Caps
 from bot.inference.batching import auto_batch_size
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ModelLoadError(NeurostreamError):
+    """The model failed to load for a reason of its own (a broken file, out of memory)."""
+
+
 @dataclass(frozen=True, slots=True)
 class App:
     """Everything a front end (the bot or the CLI) talks to."""
@@ -42,6 +49,13 @@ class App:
     generation: GenerationService
     themes: ThemeService
     streams: StreamService
+    # Done once the model is loaded and the queue dispatches; raises the load's error.
+    ready: asyncio.Future[None]
+
+    @property
+    def loading(self) -> bool:
+        """Whether the model is still loading (requests wait in the queue meanwhile)."""
+        return not self.ready.done()
 
 
 def engine_factory(settings: Settings) -> Callable[[], Engine]:
@@ -70,13 +84,27 @@ def on_worker_if_cpu(worker: InferenceWorker[Engine]
     Torch's CPU kernels use every core and stall when another thread takes one (measured on 2
     cores, queued 512² jobs against a plain loop: 0.962× with PNGs encoded alongside the next
     generation, 0.985× with them encoded here). On a GPU a separate thread is better: the GPU
-    keeps generating while the CPU encodes.
+    keeps generating while the CPU encodes. Needs the loaded engine (its device).
     """
     if worker.engine.device.type != "cpu":
         return None
 
     async def run(work: Callable[[], None]) -> None:
         await worker.call(lambda _engine: work())
+
+    return run
+
+
+def _result_work_runner(worker: InferenceWorker[Engine], pool: ThreadPoolExecutor
+                        ) -> Callable[[Callable[[], None]], Awaitable[None]]:
+    """``on_worker_if_cpu`` decided at each call, so it can be built before the model loads
+    (results exist only once it has): the inference thread on a CPU, ``pool`` on a GPU."""
+    async def run(work: Callable[[], None]) -> None:
+        on_worker = on_worker_if_cpu(worker)
+        if on_worker is not None:
+            await on_worker(work)
+        else:
+            await asyncio.get_running_loop().run_in_executor(pool, work)
 
     return run
 
@@ -88,35 +116,63 @@ def defaults_from(settings: Settings) -> Defaults:
                     guidance=model.guidance, scheduler=model.scheduler)
 
 
+async def _when_loaded(settings: Settings, worker: InferenceWorker[Engine], queue: JobQueue,
+                       generation: GenerationService, *, recover: bool) -> None:
+    """Finish what needs the engine, then let the queue dispatch (jobs wait until then)."""
+    try:
+        await worker.ready()
+    except NeurostreamError:
+        raise  # already one clear line (a missing file, an unknown device)
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        raise ModelLoadError(f"model {settings.model.id!r} could not be loaded: "
+                             f"{type(error).__name__}: {lines[0] if lines else ''}") from error
+    engine_model_id = worker.engine.model_id
+    if engine_model_id != generation.model_id:  # a factory (benchmarks) may load another model
+        generation.model_id = engine_model_id
+    if not settings.queue.max_batch:
+        queue.max_batch = max(1, await worker.call(
+            lambda engine: auto_batch_size(engine, settings.model.width, settings.model.height)))
+    generation.count_tokens = await worker.call(load_token_counter)
+    # Recovery waits for the model too: a re-queued job must not be marked running while the
+    # model loads (its step watchdog would count the load).
+    await queue.start(recover=recover)
+    log.info("model %s loaded; the queue is running", engine_model_id)
+
+
 @contextlib.asynccontextmanager
 async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
-                   factory: Callable[[], Engine] | None = None) -> AsyncIterator[App]:
+                   factory: Callable[[], Engine] | None = None,
+                   wait_for_model: bool = True) -> AsyncIterator[App]:
     """Open the database, load the model on its worker thread, start the queue; close on exit.
 
-    ``factory`` replaces the configured model loader (tests and benchmarks share one engine).
+    With ``wait_for_model=False`` this returns as soon as the database is open: the model
+    loads on the worker thread meanwhile, requests are recorded and wait in the queue, and
+    ``app.ready`` completes when it dispatches (or raises the load's error). ``factory``
+    replaces the configured model loader (tests and benchmarks share one engine).
     """
     # Tokenizers spawn their own thread pool; with one worker thread it only adds contention.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     database = await Database.open(settings.database_path)
+    # PNGs are encoded here on a GPU (on a CPU, on the inference thread: _result_work_runner).
+    png_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
     try:
         jobs = JobRepository(database)
         worker: InferenceWorker[Engine] = InferenceWorker(factory or engine_factory(settings))
-        await worker.start()
+        worker.start_loading()
         try:
             queue_settings = settings.queue
-            max_batch = queue_settings.max_batch or await worker.call(
-                lambda engine: auto_batch_size(engine, settings.model.width,
-                                               settings.model.height))
             queue = JobQueue(jobs, InProcessBackend(worker), settings.output_dir,
                              sources=sources, compress_level=settings.storage.png_compress_level,
-                             max_batch=max_batch, max_attempts=queue_settings.max_attempts,
+                             max_batch=queue_settings.max_batch or 1,
+                             max_attempts=queue_settings.max_attempts,
                              step_timeout=queue_settings.step_timeout,
-                             run_blocking=on_worker_if_cpu(worker))
+                             run_blocking=_result_work_runner(worker, png_pool))
             caps = Caps(per_user=queue_settings.max_per_user, total=queue_settings.max_total)
+            # The model id comes from the settings: the engine is not there yet.
             generation = GenerationService(queue, defaults=defaults_from(settings),
                                            limits=settings.model.limits,
-                                           model_id=worker.engine.model_id, caps=caps)
-            generation.count_tokens = await worker.call(load_token_counter)
+                                           model_id=settings.model.id, caps=caps)
             limits = settings.model.limits
             # A few small files, read once before anything is served. Not asyncio.to_thread:
             # starting the loop's default executor here made the gateway-resume test hang.
@@ -129,12 +185,20 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
                                     every_min=settings.themes.stream_every_min,
                                     every_max=settings.themes.stream_every_max)
             await streams.load()
-            await queue.start(recover=recover)
+            ready = asyncio.ensure_future(_when_loaded(settings, worker, queue, generation,
+                                                       recover=recover))
             try:
-                yield App(settings, database, jobs, worker, queue, generation, themes, streams)
+                if wait_for_model:
+                    await asyncio.shield(ready)
+                yield App(settings, database, jobs, worker, queue, generation, themes, streams,
+                          ready)
             finally:
+                ready.cancel()  # still loading: nothing waits for it any more
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ready  # its error, if any, was raised where it mattered
                 await queue.close()
         finally:
             await worker.close()
     finally:
+        png_pool.shutdown(wait=True)
         await database.close()

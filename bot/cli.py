@@ -9,7 +9,9 @@ from typing import NoReturn
 
 from bot.domain.recipe import SCHEDULERS
 
-EXIT_USAGE = 2
+EXIT_FAILED = 1  # a job failed, or the model could not be loaded
+EXIT_USAGE = 2  # a bad argument, config value or model source: one line names it
+EXIT_UNAVAILABLE = 69  # Discord could not be reached at start-up (sysexits' EX_UNAVAILABLE)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     dream.add_argument("--model", help="model: tiny, a Hugging Face id, a diffusers folder or a "
                                        ".safetensors file (default: [model] id)")
     dream.add_argument("--out", type=Path, metavar="DIR",
-                       help="folder for the PNGs (default: [storage] output_dir)")
+                       help="folder for the PNGs (default: [storage] output_dir in the data "
+                            "folder; the database stays there either way)")
     _add_config(dream)
 
     run = commands.add_parser("run", help="start the Discord bot (token from DISCORD_TOKEN)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,8 +138,10 @@ class ModelSettings:
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
-    """``[storage]``: the database file and where images are written."""
+    """``[storage]``: the data folder, the database file and where images are written."""
 
+    data_dir: str = _setting("", text, "folder for the database and outputs; empty = the "
+                                       "config file's folder, or the platform data folder")
     database: str = _setting("neurostream.db", non_empty_text, "SQLite database file")
     output_dir: str = _setting("outputs", non_empty_text, "folder for result PNGs")
     png_compress_level: int = _setting(1, integer(0, 9), "zlib level for result PNGs")
@@ -146,9 +149,11 @@ class StorageSettings:
 
 @dataclass(frozen=True, slots=True)
 class DiscordSettings:
-    """``[discord]``: where commands are synced."""
+    """``[discord]``: where commands are synced and how long to try reaching Discord."""
 
     dev_guild_ids: tuple[int, ...] = _setting((), snowflakes, "guilds synced at start-up")
+    startup_retry_seconds: float = _setting(60.0, number(0, 3600),
+                                            "how long start-up retries an unreachable Discord")
 
 
 def batch_size(key: str, value: Any) -> int:
@@ -200,22 +205,51 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     themes: ThemeSettings = field(default_factory=ThemeSettings)
-    base_dir: Path = field(default_factory=Path.cwd)
+    # The config file's folder; None when there is no config file (built-in defaults).
+    base_dir: Path | None = None
 
     def path(self, value: str) -> Path:
-        """A configured path, relative paths taken from the config file's folder."""
+        """A configured path, relative paths taken from the config file's folder (or the cwd)."""
         path = Path(value).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return path if path.is_absolute() else (self.base_dir or Path.cwd()) / path
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the database and outputs go: ``[storage] data_dir``, else the config file's
+        folder, else (no config file) the platform's data folder."""
+        if self.storage.data_dir:
+            return self.path(self.storage.data_dir)
+        return self.base_dir if self.base_dir is not None else platform_data_dir()
+
+    def data_path(self, value: str) -> Path:
+        """A storage path, relative paths taken from ``data_dir``."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.data_dir / path
 
     @property
     def database_path(self) -> Path:
         """The SQLite file."""
-        return self.path(self.storage.database)
+        return self.data_path(self.storage.database)
 
     @property
     def output_dir(self) -> Path:
         """The folder results are written to."""
-        return self.path(self.storage.output_dir)
+        return self.data_path(self.storage.output_dir)
+
+
+def platform_data_dir(app: str = "neurostream") -> Path:
+    """The per-user data folder: $XDG_DATA_HOME/neurostream (~/.local/share/neurostream),
+    ~/Library/Application Support/neurostream on macOS, %LOCALAPPDATA%\\neurostream on
+    Windows."""
+    if sys.platform == "win32":
+        root = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(root) / app
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / app
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+    # The XDG spec says a relative $XDG_DATA_HOME is invalid and must be ignored.
+    root = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return root / app
 
 
 SECTIONS: dict[str, type] = {
@@ -261,7 +295,10 @@ def _cross_check(settings: Settings) -> None:
 
 
 def settings_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Settings:
-    """Build settings from a parsed TOML document, naming the first bad key."""
+    """Build settings from a parsed TOML document, naming the first bad key.
+
+    ``base_dir`` is the config file's folder (None: no file; see ``Settings.data_dir``).
+    """
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"config: unknown section [{unknown[0]}] "
@@ -271,13 +308,13 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Set
                           "set DISCORD_TOKEN in the environment or in .env")
     sections = {name: _build_section(name, cls, raw.get(name, {}))
                 for name, cls in SECTIONS.items()}
-    settings = Settings(**sections, base_dir=base_dir or Path.cwd())
+    settings = Settings(**sections, base_dir=base_dir)
     _cross_check(settings)
     return settings
 
 
 def load_settings(path: Path | None) -> Settings:
-    """Read the TOML file at ``path`` (None = all defaults, paths relative to the cwd)."""
+    """Read the TOML file at ``path`` (None = all defaults, data in the platform data folder)."""
     if path is None:
         return Settings()
     try:

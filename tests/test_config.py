@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from bot.config import SECTIONS, ConfigError, load_settings, settings_from_dict
+from bot.config import (
+    SECTIONS,
+    ConfigError,
+    load_settings,
+    platform_data_dir,
+    settings_from_dict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,3 +77,37 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     broken.write_text("[model\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken)
+
+
+def test_storage_paths_are_relative_to_the_data_dir(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "neurostream.toml"
+    config.parent.mkdir()
+    config.write_text('[storage]\ndata_dir = "state"\ndatabase = "ns.db"\n'
+                      f'output_dir = "{tmp_path / "pngs"}"\n')
+    settings = load_settings(config)
+    assert settings.data_dir == config.parent / "state"
+    assert settings.database_path == config.parent / "state" / "ns.db"
+    assert settings.output_dir == tmp_path / "pngs"  # an absolute path stays where it says
+
+
+def test_without_a_config_file_data_goes_to_the_platform_data_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    for settings in (load_settings(None), settings_from_dict({})):
+        assert settings.database_path == tmp_path / "xdg" / "neurostream" / "neurostream.db"
+        assert settings.output_dir == tmp_path / "xdg" / "neurostream" / "outputs"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")  # invalid per the XDG spec
+    assert platform_data_dir() == Path.home() / ".local" / "share" / "neurostream"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert platform_data_dir() == Path.home() / "Library" / "Application Support" / "neurostream"
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert platform_data_dir() == tmp_path / "local" / "neurostream"
+
+
+def test_startup_retry_is_bounded() -> None:
+    assert settings_from_dict({}).discord.startup_retry_seconds == 60.0
+    with pytest.raises(ConfigError, match=r"discord\.startup_retry_seconds must be a number"):
+        settings_from_dict({"discord": {"startup_retry_seconds": -1}})

@@ -24,10 +24,10 @@ import discord
 from bot.domain.jobs import Job, JobState
 from bot.queue.events import EventKind, JobEvent
 from bot.queue.queue import JobQueue
-from bot.render.embeds import job_marker, result_embed, theme_banner
+from bot.render.embeds import job_marker, minimal_embed, result_embed, waiting_text
 from bot.render.fit import Encoded, fit_under
 from bot.render.png import encode_preview, read_parameters
-from bot.render.texts import clip, position_text, progress_text
+from bot.render.texts import UserText, clip, fit, position_text, progress_text
 from bot.storage.jobs import JobRepository
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,20 @@ class Delivery:
     """Follows Discord jobs from queued to delivered."""
 
     def __init__(self, client: discord.Client, jobs: JobRepository, queue: JobQueue, *,
-                 edit_interval: float = EDIT_INTERVAL) -> None:
+                 edit_interval: float = EDIT_INTERVAL,
+                 clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._jobs = jobs
         self._queue = queue
         self._edit_interval = edit_interval
+        # This host's clock, which recorded each token's expiry (see requester_from); a seam
+        # for tests, which move it forward instead of waiting 15 minutes.
+        self.clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-upload")
         self.view_factory: ViewFactory | None = None
+        # How a waiting job's place reads (the bot adds "the model is loading" while it loads).
+        self.place_text: Callable[[int, float | None], str] = position_text
         # Jobs whose interaction token Discord has refused (401/404): no more webhook calls.
         self._dead_tokens: set[int] = set()
         # Jobs whose outcome is being posted: a shutdown lets these finish and be recorded.
@@ -117,7 +123,8 @@ class Delivery:
         # Coalesce events: show the newest state at most once per edit interval.
         position = self._queue.position(job.id)
         if position:
-            await self._edit_status(job, position_text(position, self._queue.estimate_wait(job.id)))
+            await self._edit_status(job, self.place_text(position,
+                                                         self._queue.estimate_wait(job.id)))
         next_edit = time.monotonic() + self._edit_interval
         latest: JobEvent | None = None
         while True:
@@ -137,7 +144,7 @@ class Delivery:
 
     async def _show(self, event: JobEvent) -> None:
         if event.kind is EventKind.QUEUED and event.position:
-            await self._edit_status(event.job, position_text(event.position, event.eta))
+            await self._edit_status(event.job, self.place_text(event.position, event.eta))
         elif event.kind is EventKind.STARTED:
             await self._edit_status(event.job, "🎨 generating…")
         elif event.kind is EventKind.PROGRESS:
@@ -154,7 +161,7 @@ class Delivery:
     def _token_usable(self, job: Job) -> bool:
         expires = job.requester.token_expires_at
         return (bool(job.requester.interaction_token) and job.id not in self._dead_tokens
-                and (expires is None or time.time() < expires - TOKEN_MARGIN))
+                and (expires is None or self.clock() < expires - TOKEN_MARGIN))
 
     def _note_refusal(self, job: Job, error: discord.HTTPException) -> None:
         if error.status in (401, 404):
@@ -182,8 +189,7 @@ class Delivery:
     async def _edit_status(self, job: Job, text: str, *,
                            preview: discord.File | None = None) -> None:
         """Edit the waiting message; failures only cost this one update."""
-        if banner := theme_banner(job.recipe):
-            text = f"{banner}\n{text}"  # the channel's theme stays in view while waiting
+        text = waiting_text(job.recipe, text)  # the channel's theme stays in view while waiting
         if not self._token_usable(job):
             return
         message_id = await self._status_message_id(job)
@@ -191,7 +197,8 @@ class Delivery:
             return
         try:
             await self._webhook(job).edit_message(
-                message_id, content=clip(text), attachments=[preview] if preview else [])
+                message_id, content=text, attachments=[preview] if preview else [],
+                allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as error:
             self._note_refusal(job, error)
             log.warning("could not update the waiting message of job %d: %s", job.id, error)
@@ -210,8 +217,10 @@ class Delivery:
         if job.state is JobState.DONE and job.output_path:
             message_id = await self._post_result(job, mention)
         elif job.state is JobState.FAILED:
-            message_id = await self._post_text(job, f"❌ {mention} this image could not be made: "
-                                                    f"{job.error or 'unknown error'}")
+            # The error can quote the user's words: shown escaped, and cut to fit a message.
+            message_id = await self._post_text(job, fit(
+                [f"❌ {mention} this image could not be made: ",
+                 UserText(job.error or "unknown error")]))
         else:
             message_id = await self._post_text(job, f"✖️ {mention} cancelled.")
         if message_id is not None:
@@ -244,26 +253,46 @@ class Delivery:
             except FileNotFoundError:
                 return await self._post_text(job, f"❌ {mention} the result file of job "
                                                   f"{job.id} is missing on the server.")
+            embed = result_embed(job, seconds=seconds, note=encoded.note)
             try:
-                return await self._publish_result(job, mention, encoded, path.stem, view,
-                                                  seconds)
+                return await self._publish_result(job, mention, encoded, path.stem, embed, view)
             except discord.HTTPException as error:
-                if not _is_too_large(error) or limit <= 256 * 1024:
+                if _is_too_large(error) and limit > 256 * 1024:
+                    # The server's limit is lower than we were told: try a smaller encoding.
+                    limit = min(limit, len(encoded.data)) * 3 // 4
+                    continue
+                if error.status != 400:
                     raise
-                # The server's limit is lower than we were told: try a smaller encoding.
-                limit = min(limit, len(encoded.data)) * 3 // 4
+                # Discord refused the message itself (e.g. 50035): the same message would be
+                # refused after every restart, and the user would wait on "generating…" forever.
+                log.warning("Discord refused the result of job %d (%s); posting a minimal "
+                            "message", job.id, error)
+                return await self._publish_minimal(job, mention, encoded, path.stem)
+
+    async def _publish_minimal(self, job: Job, mention: str, encoded: Encoded,
+                               stem: str) -> int | None:
+        """The image, a short text and the marker; a text alone if even that is refused."""
+        try:
+            return await self._publish_result(job, mention, encoded, stem, minimal_embed(job),
+                                              None)
+        except discord.HTTPException as error:
+            if error.status != 400:
+                raise
+            log.warning("Discord refused the minimal result of job %d (%s)", job.id, error)
+            return await self._post_text(job, f"❌ {mention} Discord refused this image's "
+                                              f"message (error {error.code}); it is kept on "
+                                              f"the server as job {job.id}.")
 
     async def _publish_result(self, job: Job, mention: str, encoded: Encoded, stem: str,
-                              view: discord.ui.View | None, seconds: float | None) -> int | None:
-        embed = result_embed(job, seconds=seconds, note=encoded.note)
-
+                              embed: discord.Embed, view: discord.ui.View | None) -> int | None:
         def file() -> discord.File:
             return discord.File(io.BytesIO(encoded.data), filename=f"{stem}{encoded.suffix}")
 
         if self._token_usable(job) and (message_id := await self._status_message_id(job)):
             try:
-                await self._webhook(job).edit_message(message_id, content="", embed=embed,
-                                                      attachments=[file()], view=view)
+                await self._webhook(job).edit_message(
+                    message_id, content="", embed=embed, attachments=[file()], view=view,
+                    allowed_mentions=discord.AllowedMentions.none())
                 return message_id
             except discord.HTTPException as error:
                 if error.status not in (401, 404):  # only a dead token falls back

@@ -66,7 +66,9 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
     request = request_from_args(args)
     async with open_app(settings, sources=("cli",), recover=False) as app:
         theme = app.themes.catalog.get(args.theme).theme if args.theme else None
+        # Submitted once the model is loaded, so the 77-token check uses its own tokenizer.
         jobs = await app.generation.dream(request, Requester(), count=args.n, theme=theme)
+        show_notes(jobs)
         total = sum(job.recipe.steps for job in jobs)
         with tqdm(total=total, unit="step", desc=f"dreaming {len(jobs)} image(s)",
                   file=sys.stderr, disable=None) as bar:
@@ -87,12 +89,25 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def show_notes(jobs: list[Job]) -> None:
+    """Print each note of the request once on stderr (the words a long prompt loses, values a
+    theme locked); every image of one request carries the same notes."""
+    seen: dict[str, None] = {}
+    for job in jobs:
+        seen.update(dict.fromkeys(job.recipe.notes))
+    for note in seen:
+        print(f"neurostream dream: note: {note}", file=sys.stderr)
+
+
 def validate_early(settings: Settings, args: argparse.Namespace) -> None:
     """Check the request before loading any model, so bad arguments fail in milliseconds."""
     from bot.app import defaults_from
     from bot.domain.requests import batch_recipes
     from bot.domain.themes import build_themed_recipe
+    from bot.inference.source_check import check_source
     from bot.services.themes import load_presets, preset_folders
+
+    check_source(args.model or settings.model.id)  # before torch is imported (seconds)
 
     theme = None
     if args.theme:  # an unknown name fails here, before the model loads

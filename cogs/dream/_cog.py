@@ -14,8 +14,7 @@ from bot.client.requester import requester_from
 from bot.domain.errors import UserError
 from bot.domain.recipe import SCHEDULERS, Recipe
 from bot.domain.requests import DreamRequest
-from bot.render.embeds import theme_banner
-from bot.render.texts import clip, position_text
+from bot.render.embeds import waiting_text
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
@@ -42,13 +41,16 @@ async def start_job(bot: NeurostreamBot, interaction: discord.Interaction,
         return
     job = jobs[0]
     place = services.queue.position(job.id)
-    text = ("🎨 generating…" if place == 0 else
-            position_text(place or 1, services.queue.estimate_wait(job.id)))
-    if banner := theme_banner(job.recipe):
-        text = f"{banner}\n{text}"
     assert bot.delivery is not None
+    # The delivery's wording (it says "the model is loading" while the model loads).
+    text = ("🎨 generating…" if place == 0 else
+            bot.delivery.place_text(place or 1, services.queue.estimate_wait(job.id)))
     try:
-        message = await interaction.edit_original_response(content=clip(text))
+        # Public: the theme and the notes (which quote the user's words) are escaped in it, and
+        # nothing in it may ping (the client's default, given here too so it is plain to see).
+        message = await interaction.edit_original_response(
+            content=waiting_text(job.recipe, text),
+            allowed_mentions=discord.AllowedMentions.none())
         await services.jobs.update(job.id, status_message_id=message.id)
     except discord.HTTPException as error:
         # The job is recorded and queued; the delivery finds the message or uses the channel.

@@ -7,11 +7,14 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.domain.a1111 import parse_parameters
 from bot.render import read_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -114,3 +117,62 @@ def test_queue_lists_waiting_jobs_in_policy_order(tmp_path: Path) -> None:
     # user 2's only job comes before user 1's second one (round-robin across users)
     assert [line.split()[0] for line in lines[1:]] == ["1", "3", "2"]
     assert all(" 99 " in line for line in lines[1:])
+
+
+def test_missing_model_fails_before_torch_is_imported(tmp_path: Path) -> None:
+    script = ("import sys; from bot.__main__ import main; "
+              "status = main(['dream', 'cat', '--model', sys.argv[1]]); "
+              "print(status, 'torch' in sys.modules)")
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "nope.safetensors")],
+                            cwd=ROOT, env=environment, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert result.stderr.strip() == (f"neurostream dream: error: model "
+                                     f"'{tmp_path / 'nope.safetensors'}': no such file or folder "
+                                     f"({tmp_path / 'nope.safetensors'})")
+
+
+@pytest.fixture
+def tiny_cli(monkeypatch: pytest.MonkeyPatch, shared_engine: Any, tmp_path: Path) -> Path:
+    """``main()`` in this process on the shared tiny engine, with a data folder in tmp_path;
+    returns the current directory (an empty folder)."""
+    import bot.app
+
+    monkeypatch.setattr(bot.app, "engine_factory", lambda settings: lambda: shared_engine)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def test_dream_writes_nothing_in_the_current_folder(tiny_cli: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+    from bot.config import platform_data_dir
+
+    out = tmp_path / "pngs"
+    assert main(["dream", "cat", "--steps", "1", "--width", "64", "--height", "64",
+                 "--out", str(out)]) == 0
+    printed = [Path(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(printed) == 1 and printed[0].parent == out and printed[0].exists()
+    assert list(tiny_cli.iterdir()) == []  # no neurostream.db beside the user's files
+    database = platform_data_dir() / "neurostream.db"
+    assert database == tmp_path / "xdg" / "neurostream" / "neurostream.db"
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT output_path FROM jobs").fetchall() == [(str(printed[0]),)]
+
+
+def test_dream_says_once_which_words_a_long_prompt_loses(
+        tiny_cli: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    prompt = " ".join(["cat"] * 80 + ["lost", "words"])  # 75 tokens fit between BOS and EOS
+    assert main(["dream", prompt, "--n", "2", "--steps", "1", "--width", "64",
+                 "--height", "64"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith("neurostream dream: note: the prompt is longer than the text "
+                               "encoder's 77-token window")
+    assert notes[0].endswith("these words will be ignored: “cat cat cat cat cat lost words”")
