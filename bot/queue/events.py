@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+@dataclass(frozen=True, slots=True)
+class ResultOutput:
+    """A finished image as it was written: the encoded bytes (PNG with its A1111 metadata) and
+    the file name. Travels with the DONE event so the delivery re-reads and re-parses nothing."""
+
+    data: bytes
+    filename: str
+
+
 class EventKind(StrEnum):
     """The kinds of job events."""
 
@@ -39,3 +48,4 @@ class JobEvent:
     step: int = 0
     total: int = 0
     preview: Image.Image | None = None
+    output: ResultOutput | None = None  # on DONE, while the process that made it runs
