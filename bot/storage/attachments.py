@@ -107,6 +107,16 @@ class AttachmentStore:
         """Where the attachment's bytes are."""
         return self.root / attachment.path
 
+    def locate(self, ref: str) -> Path:
+        """The file of a ``sha256:<hex>`` reference, found on disk alone (no database: the
+        inference thread calls this). FileNotFoundError if it is not stored."""
+        digest = digest_of_ref(ref)
+        for suffix in _SUFFIX.values():
+            path = self.root / digest[:2] / f"{digest}{suffix}"
+            if path.is_file():
+                return path
+        raise FileNotFoundError(f"the stored image {ref} is missing from {self.root}")
+
     def close(self) -> None:
         """Stop the store's thread."""
         self._pool.shutdown(wait=True)

@@ -33,6 +33,9 @@ async def test_same_bytes_are_stored_once_and_found_by_reference(tmp_path: Path)
             assert store.path_of(first).read_bytes() == _png()
             assert await store.get(first.ref) == first
             assert await store.get("sha256:" + "0" * 64) is None
+            assert store.locate(other.ref) == store.path_of(other)
+            with pytest.raises(FileNotFoundError, match="missing"):
+                store.locate("sha256:" + "0" * 64)
             files = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
             assert len(files) == 2
         finally:
