@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from bot.domain.a1111 import format_parameters
+from bot.domain.recipe import Recipe
 from bot.render.png import encode_png
 
 # EXIF tags where A1111 keeps ``parameters`` in JPEG/WebP files (readers look there).
@@ -70,3 +72,14 @@ def fit_under(png: bytes, parameters: str, limit: int) -> Encoded:
         if len(encoded.data) <= limit:
             return encoded
     return encoded
+
+
+def fit_result(png: bytes, recipe: Recipe, limit: int) -> Encoded:
+    """A result PNG under ``limit`` bytes; a re-encoding carries ``recipe``'s parameters.
+
+    They are the text the PNG was written with (``format_parameters`` of the final recipe), made
+    again rather than parsed back from the file: nothing is decoded when the PNG already fits.
+    """
+    if len(png) <= limit:
+        return Encoded(png, ".png")
+    return fit_under(png, format_parameters(recipe), limit)
