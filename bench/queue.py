@@ -4,15 +4,18 @@ throughput: N identical jobs through the queue (batched as ``--max-batch`` allow
             sequential loop of raw engine calls with the same parameters (images/s ratio), and
             against the same loop writing the PNGs the queue writes.
 burst:      M ``/dream``s from U users at once over the wire-level fake Discord: caps hold, the
-            light users' median wait, the peak memory of the process.
+            light users' median wait, the peak memory of the process (bench/queue_burst.py).
 lateness:   how late the event loop answers (a 10 ms ticker) while N jobs generate and their
             PNGs are written: the figure the old test held under 50 ms; on a busy machine it
             drifts, so it is measured here and never asserted.
+pool:       a sleep-based backend with N slots, T seconds per batch: images/s against N/T
+            for N = 1, 4, 16, and the start order against the policy's (bench/queue_pool.py).
 
     python bench/queue.py throughput                      # tiny, 512², 20 steps, 32 jobs, CPU
     python bench/queue.py throughput --model random-sd1 --device cuda --max-batch 0
     python bench/queue.py burst                           # 500 /dreams from 50 users
     python bench/queue.py lateness                        # 4 jobs, 512², 4 steps
+    python bench/queue.py pool                            # N = 1, 4, 16; T = 0.2 s
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -170,133 +172,6 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         return asyncio.run(_throughput(args, Path(tmp)))
 
 
-# -- burst --------------------------------------------------------------------------------------
-
-async def _burst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from bot.app import open_app
-    from bot.client.bot import NeurostreamBot
-    from bot.config import settings_from_dict
-    from tests.fake_discord import FakeDiscord, run_client
-
-    async with FakeDiscord(token="burst-token") as fake:
-        fake.patch_discord()
-        guild = fake.add_guild("g")
-        channel = fake.add_channel(guild, "cats")
-        members = [fake.add_member(guild, f"user{i}") for i in range(args.users)]
-        heavy = members[: args.users // 5]  # a fifth of the users send most of the requests
-        light = members[len(heavy):]
-        per_heavy = (args.dreams - len(light)) // max(1, len(heavy))
-        plan = [m for m in heavy for _ in range(per_heavy)] + list(light)
-        plan += heavy[: args.dreams - len(plan)]
-        settings = settings_from_dict(
-            {"storage": {"database": "burst.db", "output_dir": "out"},
-             "discord": {"dev_guild_ids": [guild.id]},
-             "queue": {"max_per_user": args.cap, "max_total": args.total_cap, "max_batch": 1}},
-            base_dir=workdir)
-        options = {"prompt": "a cat", "width": args.size, "height": args.size,
-                   "steps": args.steps}
-        async with open_app(settings, sources=("discord",), recover=False,
-                            factory=lambda: load_model(args.model, args.device)) as app:
-            bot = NeurostreamBot(app, settings, guild_ready_timeout=0.05)
-            async with run_client(fake, bot):
-                peak_waiting: dict[int, int] = {}
-
-                def watch_caps() -> None:
-                    counts: dict[int, int] = {}
-                    for job in app.queue.waiting():
-                        uid = job.requester.user_id or 0
-                        counts[uid] = counts.get(uid, 0) + 1
-                    for uid, count in counts.items():
-                        peak_waiting[uid] = max(peak_waiting.get(uid, 0), count)
-
-                # Interleave: light users' requests arrive spread through the heavy burst.
-                order = sorted(range(len(plan)), key=lambda i: (i * 7919) % len(plan))
-                sent_at: dict[int, float] = {}
-                handles = []
-                start = time.monotonic()
-                for index in order:
-                    handle = await fake.send_command(guild, channel, plan[index], "dream",
-                                                     options)
-                    sent_at[handle.id] = time.monotonic()
-                    handles.append((plan[index], handle))
-                    watch_caps()
-                acked = []
-                for member, handle in handles:
-                    try:
-                        await handle.wait_acked(timeout=10)
-                        acked.append((member, handle))
-                    except TimeoutError:
-                        pass
-                def settled(handle: Any) -> bool:
-                    # Queued (waiting message shown) or refused (ephemeral answer, or the
-                    # "thinking…" taken back after losing a race for a place under a cap).
-                    original = handle.original
-                    return original is not None and (original.deleted or original.is_ephemeral
-                                                     or not original.is_loading)
-
-                await fake.wait_for(lambda: all(settled(h) for _, h in acked), timeout=300,
-                                    what="every /dream answered")
-                def queued(handle: Any) -> bool:
-                    original: Any = handle.original
-                    return not original.deleted and not original.is_ephemeral
-
-                accepted = [(m, h) for m, h in acked if queued(h)]
-                refused = len(acked) - len(accepted)
-
-                def delivered() -> bool:
-                    watch_caps()
-                    return all(getattr(h.original, "attachments", None) for _, h in accepted)
-
-                await fake.wait_for(delivered, timeout=3600, what="every result")
-                # Queue waits from the job table (created → started), apart from delivery.
-                from bot.domain.jobs import JobState
-
-                queue_waits: dict[int, list[float]] = {}
-                for job in await app.jobs.in_states([JobState.DONE]):
-                    queue_waits.setdefault(job.requester.user_id or 0, []).append(
-                        (job.started_at or job.created_at) - job.created_at)
-                uploads: dict[str, float] = {}
-                for request in fake.requests:  # the result's upload, not a preview's
-                    if any(str(f.get("filename", "")).endswith((".png", ".webp"))
-                           for f in request.files):
-                        uploads.setdefault(request.path.split("/")[3], request.at)
-                waits: dict[int, list[float]] = {}
-                unattributed = 0  # results that went out another way (e.g. to the channel)
-                for member, handle in accepted:
-                    if handle.token not in uploads:
-                        unattributed += 1
-                        continue
-                    waits.setdefault(member.id, []).append(uploads[handle.token]
-                                                           - sent_at[handle.id])
-                total = time.monotonic() - start
-    light_ids = {m.id for m in light}
-    heavy_ids = {m.id for m in heavy}
-    light_waits = [w for uid, ws in waits.items() if uid in light_ids for w in ws]
-    heavy_waits = [w for uid, ws in waits.items() if uid in heavy_ids for w in ws]
-    return {
-        "bench": "burst", "dreams": len(plan), "users": args.users, "cap_per_user": args.cap,
-        "acked": len(acked), "late_or_lost": len(plan) - len(acked),
-        "accepted": len(accepted), "refused_by_caps": refused,
-        "max_waiting_per_user_seen": max(peak_waiting.values()) if peak_waiting else 0,
-        "caps_held": max(peak_waiting.values(), default=0) <= args.cap,
-        "light_median_wait_s": statistics.median(light_waits) if light_waits else None,
-        "heavy_median_wait_s": statistics.median(heavy_waits) if heavy_waits else None,
-        "results_not_timed": unattributed,
-        "light_median_queue_wait_s": statistics.median(
-            [w for uid, ws in queue_waits.items() if uid in light_ids for w in ws] or [0.0]),
-        "heavy_median_queue_wait_s": statistics.median(
-            [w for uid, ws in queue_waits.items() if uid in heavy_ids for w in ws] or [0.0]),
-        "total_seconds": total,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
-def burst(args: argparse.Namespace) -> dict[str, Any]:
-    """Many /dreams at once over the fake Discord."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_burst(args, Path(tmp)))
-
-
 # -- lateness ------------------------------------------------------------------------------------
 
 async def _lateness(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -355,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one benchmark, print its figures and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["throughput", "burst", "lateness"])
+    parser.add_argument("which", choices=["throughput", "burst", "lateness", "pool"])
     parser.add_argument("--model", default="tiny", help="tiny, random-sd1, or any model source")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=None)
@@ -370,9 +245,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--cap", type=int, default=5)
     parser.add_argument("--total-cap", type=int, default=1000)
+    parser.add_argument("--slots", type=int, nargs="+", default=[1, 4, 16],
+                        help="pool: backend slot counts to run")
+    parser.add_argument("--seconds", type=float, default=0.2, help="pool: seconds per batch")
+    parser.add_argument("--pool-rounds", type=int, default=12,
+                        help="pool: batches per slot")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    if args.which == "throughput":
+    if args.which == "pool":
+        from bench.queue_pool import pool, print_pool
+
+        args.size, args.rounds = args.size or 64, args.pool_rounds
+        args.max_batch = max(1, args.max_batch)
+        result = pool(args)
+        print_pool(result)
+    elif args.which == "throughput":
         args.size, args.steps = args.size or 512, args.steps or 20
         args.jobs = args.jobs or 32
         result = throughput(args)
@@ -381,9 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         args.jobs = args.jobs or 4
         result = lateness(args)
     else:  # the burst is about the queue, not the pixels: small images by default
+        from bench.queue_burst import burst
+
         args.size, args.steps = args.size or 64, args.steps or 2
         result = burst(args)
-    for key, value in result.items():
+    for key, value in result.items() if args.which != "pool" else ():
         print(f"  {key:<28} {value:.3f}" if isinstance(value, float) else
               f"  {key:<28} {value}")
     path = args.json or ROOT / f"bench/results/queue-{args.which}.json"

@@ -24,10 +24,9 @@ if TYPE_CHECKING:
     from bot.inference.engine import (
         IN_MEMORY,
         Engine,
-        GenerationResult,
-        StepProgress,
         load_engine,
     )
+    from bot.inference.results import GenerationResult, StepProgress
     from bot.inference.tokenizer import clip_tokenizer
 
 __all__ = [
@@ -46,8 +45,8 @@ silence_library_noise()
 _LOCATIONS = {
     "IN_MEMORY": "bot.inference.engine",
     "Engine": "bot.inference.engine",
-    "GenerationResult": "bot.inference.engine",
-    "StepProgress": "bot.inference.engine",
+    "GenerationResult": "bot.inference.results",  # torch-free: a backend needs no torch
+    "StepProgress": "bot.inference.results",
     "load_engine": "bot.inference.engine",
     "clip_tokenizer": "bot.inference.tokenizer",
 }

@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -29,6 +28,7 @@ from bot.domain.tokens import cut_note, words_cut
 from bot.domain.validation import Limits, validate_recipe
 from bot.inference.masks import keep_unmasked
 from bot.inference.preview import latent_preview
+from bot.inference.results import GenerationResult, StepProgress  # re-exported (moved)
 from bot.inference.schedulers import make_scheduler
 from bot.inference.sources import load_pipeline, resolve_device, resolve_dtype
 
@@ -40,31 +40,6 @@ log = logging.getLogger(__name__)
 # The recipe's init_image/mask_image placeholder for an image handed over as a PIL object
 # (recipes name their images by path; the engine API takes the pixels themselves).
 IN_MEMORY = "<memory>"
-
-
-@dataclass(frozen=True, slots=True)
-class StepProgress:
-    """One finished denoising step: 1-based ``step`` of ``total``, and a preview of image 0.
-
-    ``total`` counts the pipeline's denoising iterations: ``steps × strength`` for img2img and
-    inpainting, and each of the two model calls of a Heun step.
-    """
-
-    step: int
-    total: int
-    elapsed: float
-    preview: Image.Image | None
-
-
-@dataclass(slots=True)
-class GenerationResult:
-    """The images of one call, their full recipes (seed filled in) and how long it took."""
-
-    images: list[Image.Image]
-    recipes: list[Recipe]
-    seconds: float
-    step_seconds: float
-
 
 ProgressCallback = Callable[[StepProgress], None]
 

@@ -1,7 +1,9 @@
-"""What the queue tells whoever waits on a job: position, progress, the end."""
+"""What the queue tells whoever waits on a job: position, progress, the end; and the bus that
+carries it to each job's subscribers."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -49,3 +51,37 @@ class JobEvent:
     total: int = 0
     preview: Image.Image | None = None
     output: ResultOutput | None = None  # on DONE, while the process that made it runs
+
+
+class EventBus:
+    """Per-job subscriptions: each subscriber gets its own unbounded queue of that job's events.
+
+    Publishing never blocks nor awaits, so the dispatcher can publish between two state changes
+    without giving the loop a chance to interleave another slot's.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: dict[int, list[asyncio.Queue[JobEvent]]] = {}
+
+    def subscribe(self, job_id: int) -> asyncio.Queue[JobEvent]:
+        """A queue of this job's events from now on."""
+        events: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._subscribers.setdefault(job_id, []).append(events)
+        return events
+
+    def unsubscribe(self, job_id: int, events: asyncio.Queue[JobEvent]) -> None:
+        """Stop receiving a job's events."""
+        listeners = self._subscribers.get(job_id, [])
+        if events in listeners:
+            listeners.remove(events)
+        if not listeners:
+            self._subscribers.pop(job_id, None)
+
+    def watched(self, job_id: int) -> bool:
+        """Whether anyone subscribes to this job (so building its event is worth it)."""
+        return job_id in self._subscribers
+
+    def publish(self, event: JobEvent) -> None:
+        """Hand ``event`` to every subscriber of its job."""
+        for events in self._subscribers.get(event.job.id, []):
+            events.put_nowait(event)

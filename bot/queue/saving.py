@@ -1,4 +1,8 @@
-"""Saving results: a generated batch's PNGs are written while the next batch generates."""
+"""Saving results: a generated batch's PNGs are written while the next batch generates.
+
+The encoded bytes are kept and handed to ``record`` with the file, so the DONE event carries
+the result itself (``ResultOutput``): the delivery re-reads and re-parses nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,20 @@ from typing import TYPE_CHECKING
 from bot.domain.a1111 import format_parameters
 from bot.domain.jobs import Job
 from bot.domain.recipe import Recipe
+from bot.queue.events import ResultOutput
 from bot.render.png import result_filename, write_png
 
 if TYPE_CHECKING:
-    from bot.inference.engine import GenerationResult
+    from PIL import Image
+
+    from bot.inference.results import GenerationResult
 
 log = logging.getLogger(__name__)
 
 RunBlocking = Callable[[Callable[[], None]], Awaitable[None]]
-# Records one job's outcome: its recipe and file, or None and why it could not be saved.
-Record = Callable[[Job, Recipe, Path | None, str | None], Awaitable[None]]
+# Records one job's outcome: its recipe and file with the encoded bytes, or None and why it
+# could not be saved.
+Record = Callable[[Job, Recipe, Path | None, ResultOutput | None, str | None], Awaitable[None]]
 
 
 class ResultSaver:
@@ -84,17 +92,26 @@ class ResultSaver:
     async def _save(self, jobs: list[Job], result: GenerationResult, record: Record) -> None:
         for job, image, recipe in zip(jobs, result.images, result.recipes, strict=True):
             path = self._output_dir / result_filename(job.id, recipe.seed or 0)
+            encoded: list[bytes | None] = []  # run_blocking returns nothing: the work puts it here
             try:
                 await self._run_blocking(functools.partial(
-                    write_png, path, image, format_parameters(recipe),
-                    compress_level=self._compress_level))
+                    _write_keeping, encoded, path, image, format_parameters(recipe),
+                    self._compress_level))
             except Exception as error:
                 log.exception("saving the image of job %d failed", job.id)
-                await record(job, recipe, None, f"the image could not be saved ({error})")
+                await record(job, recipe, None, None, f"the image could not be saved ({error})")
             else:
-                await record(job, recipe, path, None)
+                data = encoded[0] if encoded else None
+                output = ResultOutput(data, path.name) if isinstance(data, bytes) else None
+                await record(job, recipe, path, output, None)
             finally:
                 self.saving.pop(job.id, None)
 
     async def _on_own_thread(self, work: Callable[[], None]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+
+def _write_keeping(into: list[bytes | None], path: Path, image: Image.Image, parameters: str,
+                   compress_level: int) -> None:
+    """Write the PNG and keep the bytes written (blocking: runs off the event loop)."""
+    into.append(write_png(path, image, parameters, compress_level=compress_level))

@@ -25,13 +25,16 @@ def encode_png(image: Image.Image, parameters: str, *, compress_level: int = 1) 
     return buffer.getvalue()
 
 
-def write_png(path: Path, image: Image.Image, parameters: str, *, compress_level: int = 1) -> None:
-    """Encode and write a result PNG atomically: a crash never leaves half a file at ``path``."""
+def write_png(path: Path, image: Image.Image, parameters: str, *,
+              compress_level: int = 1) -> bytes:
+    """Encode and write a result PNG atomically (a crash never leaves half a file at ``path``);
+    returns the bytes written, so the caller need not read them back."""
     data = encode_png(image, parameters, compress_level=compress_level)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(path)
+    return data
 
 
 def encode_preview(image: Image.Image, *, size: int = 256, quality: int = 70) -> bytes:

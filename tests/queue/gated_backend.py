@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.domain.errors import GenerationCancelled
 from bot.domain.recipe import Recipe
-from bot.inference.engine import GenerationResult, StepProgress
+from bot.inference.results import GenerationResult, StepProgress
 from bot.queue.backend import ProgressCallback
 
 STEP_SECONDS = 0.5  # what each gated call reports as its measured cost per step
@@ -42,7 +42,8 @@ class GatedBackend:
 
     model_id = "gated"
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = slots  # calls the queue may make at once
         self.calls: asyncio.Queue[GatedCall] = asyncio.Queue()
         self.calls_made: list[GatedCall] = []
 
