@@ -44,7 +44,7 @@ async def _alternate(engine: Any, request: dict[str, Any], runs: int, workdir: P
                      raw: Any) -> tuple[list[float], list[float], list[float], list[float]]:
     """Alternate raw calls and requests through GenerationService → JobQueue → worker thread."""
     from bot.domain.jobs import JobState, Requester
-    from bot.domain.requests import Defaults, DreamRequest
+    from bot.domain.requests import Defaults, DreamRequest, JobRequest
     from bot.inference.worker import InferenceWorker
     from bot.queue.backend import InProcessBackend
     from bot.queue.queue import JobQueue
@@ -82,7 +82,7 @@ async def _alternate(engine: Any, request: dict[str, Any], runs: int, workdir: P
             stop = asyncio.Event()
             tick = asyncio.create_task(ticker(stop))
             start = time.perf_counter()
-            (job,) = await service.dream(DreamRequest(**request), Requester())
+            (job,) = await service.submit(JobRequest(DreamRequest(**request), Requester()))
             # A watcher, as the CLI and the bot have: progress events with previews flow.
             events = service.watch(job.id)
             done = await service.wait(job.id)

@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         if args.command == "dream":
-            from bot.commands.dream import dream, validate_early
+            from bot.commands.dream import dream
+            from bot.inference.source_check import check_source
 
-            validate_early(settings, args)
+            check_source(args.model or settings.model.id)  # before torch is imported (seconds)
             return asyncio.run(dream(settings, args))
         if args.command == "queue":
             from bot.commands.queue import show_queue

@@ -22,8 +22,10 @@ from bot.queue.queue import JobQueue
 from bot.services.generation import GenerationService
 from bot.services.streams import StreamService
 from bot.services.themes import ThemeService, load_presets, load_token_counter, preset_folders
+from bot.storage.attachments import AttachmentStore
 from bot.storage.database import Database
 from bot.storage.jobs import JobRepository
+from bot.storage.lineage import LineageRepository
 from bot.storage.streams import StreamRepository
 from bot.storage.themes import ThemeRepository
 
@@ -51,6 +53,10 @@ class App:
     streams: StreamService
     # Done once the model is loaded and the queue dispatches; raises the load's error.
     ready: asyncio.Future[None]
+    # Starts loading the model (if ``open_app`` was told not to) and waits until it is ready.
+    load_model: Callable[[], Awaitable[None]]
+    # Input images kept by content hash (recipes name them ``sha256:<hex>``).
+    attachments: AttachmentStore
 
     @property
     def loading(self) -> bool:
@@ -117,8 +123,10 @@ def defaults_from(settings: Settings) -> Defaults:
 
 
 async def _when_loaded(settings: Settings, worker: InferenceWorker[Engine], queue: JobQueue,
-                       generation: GenerationService, *, recover: bool) -> None:
+                       generation: GenerationService, load_requested: asyncio.Event, *,
+                       recover: bool) -> None:
     """Finish what needs the engine, then let the queue dispatch (jobs wait until then)."""
+    await load_requested.wait()
     try:
         await worker.ready()
     except NeurostreamError:
@@ -134,8 +142,8 @@ async def _when_loaded(settings: Settings, worker: InferenceWorker[Engine], queu
         queue.max_batch = max(1, await worker.call(
             lambda engine: auto_batch_size(engine, settings.model.width, settings.model.height)))
     generation.count_tokens = await worker.call(load_token_counter)
-    # Recovery waits for the model too: a re-queued job must not be marked running while the
-    # model loads (its step watchdog would count the load).
+    # Recovery was done at once (open_app); dispatching waits for the model: a re-queued job
+    # must not be marked running while the model loads (its step watchdog would count the load).
     await queue.start(recover=recover)
     log.info("model %s loaded; the queue is running", engine_model_id)
 
@@ -143,36 +151,47 @@ async def _when_loaded(settings: Settings, worker: InferenceWorker[Engine], queu
 @contextlib.asynccontextmanager
 async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
                    factory: Callable[[], Engine] | None = None,
-                   wait_for_model: bool = True) -> AsyncIterator[App]:
+                   wait_for_model: bool = True, start_model: bool = True
+                   ) -> AsyncIterator[App]:
     """Open the database, load the model on its worker thread, start the queue; close on exit.
 
     With ``wait_for_model=False`` this returns as soon as the database is open: the model
     loads on the worker thread meanwhile, requests are recorded and wait in the queue, and
     ``app.ready`` completes when it dispatches (or raises the load's error). ``factory``
-    replaces the configured model loader (tests and benchmarks share one engine).
+    replaces the configured model loader (tests and benchmarks share one engine). With
+    ``start_model=False`` the load starts only when ``app.load_model()`` is called (the CLI
+    checks its request first, so a bad argument costs no model load).
     """
     # Tokenizers spawn their own thread pool; with one worker thread it only adds contention.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     database = await Database.open(settings.database_path)
     # PNGs are encoded here on a GPU (on a CPU, on the inference thread: _result_work_runner).
     png_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
+    attachments = AttachmentStore(database, settings.output_dir / "attachments")
     try:
         jobs = JobRepository(database)
         worker: InferenceWorker[Engine] = InferenceWorker(factory or engine_factory(settings))
-        worker.start_loading()
+        load_requested = asyncio.Event()
+        if start_model:
+            worker.start_loading()
+            load_requested.set()
         try:
             queue_settings = settings.queue
-            queue = JobQueue(jobs, InProcessBackend(worker), settings.output_dir,
+            queue = JobQueue(jobs, InProcessBackend(worker, locate=attachments.locate),
+                             settings.output_dir,
                              sources=sources, compress_level=settings.storage.png_compress_level,
                              max_batch=queue_settings.max_batch or 1,
                              max_attempts=queue_settings.max_attempts,
                              step_timeout=queue_settings.step_timeout,
                              run_blocking=_result_work_runner(worker, png_pool))
+            if recover:  # at once: while the model loads, positions count re-queued jobs
+                await queue.recover()
             caps = Caps(per_user=queue_settings.max_per_user, total=queue_settings.max_total)
             # The model id comes from the settings: the engine is not there yet.
             generation = GenerationService(queue, defaults=defaults_from(settings),
                                            limits=settings.model.limits,
-                                           model_id=settings.model.id, caps=caps)
+                                           model_id=settings.model.id, caps=caps, jobs=jobs,
+                                           lineage=LineageRepository(database))
             limits = settings.model.limits
             # A few small files, read once before anything is served. Not asyncio.to_thread:
             # starting the loop's default executor here made the gateway-resume test hang.
@@ -180,18 +199,25 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             pools = StreamRepository(database)
             themes = ThemeService(ThemeRepository(database), pools, catalog, limits)
             await themes.load()
+            generation.themes = themes  # the one door applies channel themes and presets
             streams = StreamService(pools, jobs, queue, generation, themes,
                                     every=settings.themes.stream_every,
                                     every_min=settings.themes.stream_every_min,
                                     every_max=settings.themes.stream_every_max)
             await streams.load()
             ready = asyncio.ensure_future(_when_loaded(settings, worker, queue, generation,
-                                                       recover=recover))
+                                                       load_requested, recover=recover))
+
+            async def load_model() -> None:
+                worker.start_loading()
+                load_requested.set()
+                await asyncio.shield(ready)
+
             try:
                 if wait_for_model:
                     await asyncio.shield(ready)
                 yield App(settings, database, jobs, worker, queue, generation, themes, streams,
-                          ready)
+                          ready, load_model, attachments)
             finally:
                 ready.cancel()  # still loading: nothing waits for it any more
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -201,4 +227,5 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             await worker.close()
     finally:
         png_pool.shutdown(wait=True)
+        attachments.close()
         await database.close()

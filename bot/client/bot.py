@@ -25,6 +25,7 @@ from bot.client.errors import on_app_command_error
 from bot.config import Settings
 from bot.domain.errors import NeurostreamError
 from bot.render.texts import position_text
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,11 @@ class NeurostreamBot(commands.Bot):
             self.delivery = Delivery(self, app.jobs, app.queue)
 
     @property
-    def services(self) -> App:
-        """The application (absent only while syncing commands)."""
+    def services(self) -> Services:
+        """The services cogs call (absent only while syncing commands)."""
         if self.app is None:
             raise RuntimeError("the bot was started without its services")
-        return self.app
+        return Services(self.app.generation, self.app.themes, self.app.streams)
 
     async def setup_hook(self) -> None:
         """Load the cogs, sync commands to the dev guilds, resume delivering recorded jobs."""
@@ -103,7 +104,8 @@ class NeurostreamBot(commands.Bot):
             log.info("no [discord] dev_guild_ids: commands are not synced at start-up "
                      "(neurostream sync --global syncs them to every server)")
         if self.delivery is not None:
-            self.delivery.place_text = place_text_while_loading(self.services)
+            assert self.app is not None  # a delivery exists only with the app
+            self.delivery.place_text = place_text_while_loading(self.app)
             await self.delivery.start()
 
     async def close(self) -> None:

@@ -14,9 +14,8 @@ from bot.app import open_app
 from bot.config import Settings
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job, JobState, Requester
-from bot.domain.requests import DreamRequest
-from bot.queue.events import EventKind
-from bot.services.generation import GenerationService
+from bot.domain.requests import DreamRequest, JobRequest
+from bot.services.generation import EventKind, GenerationService
 
 
 def request_from_args(args: argparse.Namespace) -> DreamRequest:
@@ -63,11 +62,12 @@ async def _follow(generation: GenerationService, jobs: list[Job], bar: tqdm) -> 
 async def dream(settings: Settings, args: argparse.Namespace) -> int:
     """Render the requested images; print each PNG path; 0 if all succeeded, 1 otherwise."""
     settings = settings_for_args(settings, args)
-    request = request_from_args(args)
-    async with open_app(settings, sources=("cli",), recover=False) as app:
-        theme = app.themes.catalog.get(args.theme).theme if args.theme else None
-        # Submitted once the model is loaded, so the 77-token check uses its own tokenizer.
-        jobs = await app.generation.dream(request, Requester(), count=args.n, theme=theme)
+    request = JobRequest(request_from_args(args), Requester(), count=args.n, preset=args.theme)
+    async with open_app(settings, sources=("cli",), recover=False, wait_for_model=False,
+                        start_model=False) as app:
+        # One call: a bad argument is refused before the model loads (the load is the CLI's
+        # acknowledgement), and the 77-token note then uses the model's own tokenizer.
+        jobs = await app.generation.submit(request, acknowledge=app.load_model)
         show_notes(jobs)
         total = sum(job.recipe.steps for job in jobs)
         with tqdm(total=total, unit="step", desc=f"dreaming {len(jobs)} image(s)",
@@ -75,8 +75,7 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 finished = await _follow(app.generation, jobs, bar)
             except (asyncio.CancelledError, KeyboardInterrupt):
-                for job in jobs:
-                    await app.queue.cancel(job.id)
+                await app.generation.cancel_all(jobs)
                 raise
     failures = 0
     for job in finished:
@@ -99,25 +98,4 @@ def show_notes(jobs: list[Job]) -> None:
         print(f"neurostream dream: note: {note}", file=sys.stderr)
 
 
-def validate_early(settings: Settings, args: argparse.Namespace) -> None:
-    """Check the request before loading any model, so bad arguments fail in milliseconds."""
-    from bot.app import defaults_from
-    from bot.domain.requests import batch_recipes
-    from bot.domain.themes import build_themed_recipe
-    from bot.inference.source_check import check_source
-    from bot.services.themes import load_presets, preset_folders
-
-    check_source(args.model or settings.model.id)  # before torch is imported (seconds)
-
-    theme = None
-    if args.theme:  # an unknown name fails here, before the model loads
-        catalog = load_presets(preset_folders(settings), settings.model.limits)
-        theme = catalog.get(args.theme).theme
-    recipe = build_themed_recipe(request_from_args(args), theme,
-                                 defaults=defaults_from(settings),
-                                 limits=settings.model.limits,
-                                 model=args.model or settings.model.id)
-    batch_recipes(recipe, args.n)
-
-
-__all__ = ["UserError", "dream", "validate_early"]
+__all__ = ["UserError", "dream"]

@@ -71,3 +71,12 @@ class Job:
     error: str | None = None
     status_message_id: int | None = None
     message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One job in the queue: 0 = generating now, else its place, and the expected wait."""
+
+    job: Job
+    position: int
+    eta: float | None

@@ -6,7 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from bot.domain.errors import ValidationError
+from bot.domain.jobs import Requester
+from bot.domain.lineage import GroupKind, Link
 from bot.domain.recipe import SCHEDULERS, SEED_MAX, Mode, Recipe, scheduler_key
+from bot.domain.scheduling import PRIORITY_PERSON
 from bot.domain.validation import Limits, validate_recipe
 
 
@@ -37,6 +40,31 @@ class DreamRequest:
     strength: float | None = None
     init_image: str | None = None
     mask_image: str | None = None
+    # A stream image: the pool entry it was expanded from and the expansion seed.
+    template: str | None = None
+    template_seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One request from any origin (a slash command, a button, the CLI, a stream), as handed to
+    the generation service's one call.
+
+    ``what`` is a ``DreamRequest`` (what a person typed: defaults, the channel's theme and the
+    rules apply) or a ``Recipe`` already built and themed (a Reroll of a result: validated and
+    ruled again, never themed twice). ``links`` say where the jobs come from; ``preset`` names a
+    preset theme instead of the channel's (the CLI's ``--theme``); ``thread_parent_id`` is the
+    channel a thread inherits its theme from.
+    """
+
+    what: DreamRequest | Recipe
+    requester: Requester
+    count: int = 1
+    links: tuple[Link, ...] = ()
+    group: GroupKind | None = None
+    priority: int = PRIORITY_PERSON
+    preset: str | None = None
+    thread_parent_id: int | None = None
 
 
 def build_recipe(request: DreamRequest, *, defaults: Defaults, limits: Limits,
@@ -63,6 +91,8 @@ def build_recipe(request: DreamRequest, *, defaults: Defaults, limits: Limits,
         strength=request.strength,
         init_image=request.init_image,
         mask_image=request.mask_image,
+        template=request.template,
+        template_seed=request.template_seed,
     )
     return validate_recipe(recipe, limits)
 

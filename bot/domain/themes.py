@@ -196,7 +196,8 @@ def _check_fits(theme: Theme, max_chars: int, *, prompt: str, words: str, negati
 
 def build_themed_recipe(request: DreamRequest, theme: Theme | None, *, defaults: Defaults,
                         limits: Limits, model: str,
-                        count_tokens: TokenCounter | None = None) -> Recipe:
+                        count_tokens: TokenCounter | None = None,
+                        note_cut_words: bool = True) -> Recipe:
     """Validate ``request`` and apply ``theme``: the final prompt is prefix + words + suffix.
 
     The theme and the user's words together must fit ``prompt_max_chars`` (the prompt with its
@@ -217,10 +218,17 @@ def build_themed_recipe(request: DreamRequest, theme: Theme | None, *, defaults:
         recipe = dataclasses.replace(recipe, prompt=prompt, negative=negative,
                                      user_prompt=recipe.prompt, theme=theme.label,
                                      theme_prefix=prefix, theme_suffix=suffix)
+    recipe = dataclasses.replace(recipe, notes=tuple(notes)) if notes else recipe
+    return with_cut_note(recipe, count_tokens) if note_cut_words else recipe
+
+
+def with_cut_note(recipe: Recipe, count_tokens: TokenCounter | None = None) -> Recipe:
+    """``recipe`` with a note naming the words past the text encoder's window, if any
+    (``count_tokens``: the model's tokenizer; None: an estimate)."""
     cut = words_cut(recipe.prompt, count_tokens or approximate_token_count)
-    if cut:
-        notes.append(cut_note(cut))
-    return dataclasses.replace(recipe, notes=tuple(notes)) if notes else recipe
+    if not cut:
+        return recipe
+    return dataclasses.replace(recipe, notes=(*recipe.notes, cut_note(cut)))
 
 
 def _theme_text(theme: Theme, key: str) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from bot.domain.jobs import Job
+from bot.domain.jobs import QueueEntry
 from bot.render.texts import (
     DISCORD_MESSAGE_LIMIT,
     clip,
@@ -13,15 +12,6 @@ from bot.render.texts import (
     join_lines,
     position_text,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """One job in the queue: 0 = generating now, else its place, and the expected wait."""
-
-    job: Job
-    position: int
-    eta: float | None
 
 
 def _where(entry: QueueEntry) -> str:

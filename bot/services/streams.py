@@ -29,14 +29,15 @@ from typing import Protocol
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job, Requester
 from bot.domain.prompt_pool import check_template, draw_seed, expand
-from bot.domain.requests import DreamRequest
+from bot.domain.requests import DreamRequest, JobRequest
 from bot.domain.scheduling import PRIORITY_STREAM
-from bot.domain.themes import build_themed_recipe, describe_duration, parse_duration, tidy
+from bot.domain.streams import PoolEntry, Stream
+from bot.domain.themes import describe_duration, parse_duration, tidy
 from bot.queue.queue import JobQueue
 from bot.services.generation import GenerationService
 from bot.services.themes import ThemeService
 from bot.storage.jobs import JobRepository
-from bot.storage.streams import PoolEntry, Stream, StreamRepository
+from bot.storage.streams import StreamRepository
 
 log = logging.getLogger(__name__)
 
@@ -268,16 +269,19 @@ class StreamService:
         entry = pool[self._rng.randrange(len(pool))]
         seed = draw_seed(self._rng)
         words = expand(entry.prompt, self._themes.catalog.wildcards, seed)
-        generation = self._generation
-        recipe = build_themed_recipe(DreamRequest(prompt=words or entry.prompt),
-                                     channel_theme.theme, defaults=generation.defaults,
-                                     limits=generation.limits, model=generation.model_id,
-                                     count_tokens=generation.count_tokens)
-        recipe = dataclasses.replace(recipe, template=entry.prompt, template_seed=seed)
         now = self._clock()
         requester = Requester(user_id=None, user_name=STREAM_USER, guild_id=stream.guild_id,
                               channel_id=stream.channel_id, source=STREAM_SOURCE)
-        job = await self._queue.submit(recipe, requester, priority=PRIORITY_STREAM)
+        # The one door, like a person's /dream: the channel's theme and every rule apply.
+        request = JobRequest(DreamRequest(prompt=words or entry.prompt, template=entry.prompt,
+                                          template_seed=seed),
+                             requester, priority=PRIORITY_STREAM)
+        try:
+            (job,) = await self._generation.submit(request)
+        except UserError as error:
+            await self._stop_and_announce(
+                host, stream, f"pool entry #{entry.id} cannot be rendered here ({error})")
+            return None
         await self._repository.mark_image(stream.channel_id, now)
         current = self._streams.get(stream.channel_id)
         if current is not None:  # a /stream stop meanwhile must not be undone

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.channel_theme import ChannelTheme, ThemeChange
 from bot.domain.errors import UserError
 from bot.domain.prompt_pool import parse_wildcard_file
 from bot.domain.themes import (
@@ -22,7 +23,7 @@ from bot.domain.themes import (
 )
 from bot.domain.validation import Limits
 from bot.storage.streams import StreamRepository
-from bot.storage.themes import ChannelTheme, ThemeChange, ThemeRepository
+from bot.storage.themes import ThemeRepository
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -4,38 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.domain.streams import PoolEntry, Stream
 from bot.storage.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class PoolEntry:
-    """One prompt (template) of a channel's stream pool."""
-
-    id: int
-    guild_id: int
-    channel_id: int
-    prompt: str
-    added_by: int | None
-    added_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Stream:
-    """A channel that generates on its own; stopped streams keep their row and reason."""
-
-    guild_id: int
-    channel_id: int
-    every: float
-    running: bool
-    started_by: int | None
-    started_at: float
-    last_image_at: float | None = None
-    stopped_at: float | None = None
-    stop_reason: str | None = None
 
 
 def _stream(row: aiosqlite.Row) -> Stream:

@@ -4,38 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.domain.channel_theme import ChannelTheme, ThemeChange
 from bot.domain.themes import Theme
 from bot.storage.database import Database
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelTheme:
-    """A channel's theme, who set it and when."""
-
-    guild_id: int
-    channel_id: int
-    theme: Theme
-    set_by: int | None
-    set_by_name: str
-    set_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ThemeChange:
-    """One row of a channel's theme history (None = no theme)."""
-
-    id: int
-    guild_id: int
-    channel_id: int
-    user_id: int | None
-    user_name: str
-    changed_at: float
-    old: Theme | None
-    new: Theme | None
 
 
 def _theme(text: str | None) -> Theme | None:

@@ -12,8 +12,9 @@ from discord.ext import commands
 from bot.client.errors import report_error
 from bot.client.requester import requester_from
 from bot.domain.errors import UserError
+from bot.domain.lineage import Link
 from bot.domain.recipe import SCHEDULERS, Recipe
-from bot.domain.requests import DreamRequest
+from bot.domain.requests import DreamRequest, JobRequest
 from bot.render.embeds import waiting_text
 
 if TYPE_CHECKING:
@@ -25,33 +26,39 @@ SCHEDULER_CHOICES = [app_commands.Choice(name=display, value=key)
                      for key, display in SCHEDULERS.items()]
 
 
+def job_request(interaction: discord.Interaction, what: DreamRequest | Recipe, *,
+                links: tuple[Link, ...] = ()) -> JobRequest:
+    """The request an interaction makes (who, where, the thread's parent for its theme)."""
+    return JobRequest(what, requester_from(interaction), links=links,
+                      thread_parent_id=getattr(interaction.channel, "parent_id", None))
+
+
 async def start_job(bot: NeurostreamBot, interaction: discord.Interaction,
-                    recipes: list[Recipe], *, parent_id: int | None = None) -> None:
-    """Acknowledge, record the job, show its place in the queue and hand it to the delivery."""
-    # Defer first: Discord drops an interaction not acknowledged within 3 s.
-    await interaction.response.defer(thinking=True)
-    services = bot.services
+                    request: JobRequest) -> None:
+    """Submit through the one door, show the job's place and hand it to the delivery.
+
+    The service acknowledges (defers) only once the request passed validation and every rule,
+    so a refusal is ephemeral from the start; after the defer Discord's 3 s no longer count.
+    """
+    generation = bot.services.generation
     try:
-        jobs = await services.generation.submit(recipes, requester_from(interaction),
-                                                parent_id=parent_id)
+        jobs = await generation.submit(
+            request, acknowledge=lambda: interaction.response.defer(thinking=True))
     except UserError as error:
-        # Lost a race for the last place under a cap: take back the public "thinking…".
-        await interaction.delete_original_response()
-        await report_error(interaction, error)
+        await report_error(interaction, error)  # nothing acknowledged, nothing queued
         return
     job = jobs[0]
-    place = services.queue.position(job.id)
+    place, eta = generation.place(job.id)
     assert bot.delivery is not None
     # The delivery's wording (it says "the model is loading" while the model loads).
-    text = ("🎨 generating…" if place == 0 else
-            bot.delivery.place_text(place or 1, services.queue.estimate_wait(job.id)))
+    text = "🎨 generating…" if place == 0 else bot.delivery.place_text(place or 1, eta)
     try:
         # Public: the theme and the notes (which quote the user's words) are escaped in it, and
         # nothing in it may ping (the client's default, given here too so it is plain to see).
         message = await interaction.edit_original_response(
             content=waiting_text(job.recipe, text),
             allowed_mentions=discord.AllowedMentions.none())
-        await services.jobs.update(job.id, status_message_id=message.id)
+        await generation.record_status_message(job.id, message.id)
     except discord.HTTPException as error:
         # The job is recorded and queued; the delivery finds the message or uses the channel.
         log.warning("could not show job %d's place in the queue: %s", job.id, error)
@@ -91,16 +98,7 @@ class DreamCog(commands.Cog):
         """Turn a prompt into an image."""
         request = DreamRequest(prompt=prompt, negative=negative, width=width, height=height,
                                steps=steps, guidance=guidance, seed=seed, scheduler=scheduler)
-        # The channel's theme comes from the service's memory: no I/O before the ack.
-        themed = self.bot.services.themes.theme_in(interaction.channel)
-        try:
-            recipes = self.bot.services.generation.prepare(
-                request, user_id=interaction.user.id,
-                theme=themed.theme if themed is not None else None)
-        except UserError as error:
-            await report_error(interaction, error)  # ephemeral, nothing queued
-            return
-        await start_job(self.bot, interaction, recipes)
+        await start_job(self.bot, interaction, job_request(interaction, request))
 
 
 def _declare_limits(command: app_commands.Command[DreamCog, ..., None],

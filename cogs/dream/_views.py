@@ -15,6 +15,7 @@ from bot.client.errors import report_error
 from bot.client.requester import can_manage_messages
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job
+from bot.domain.lineage import Link, LinkKind
 from bot.render.texts import DISCORD_MESSAGE_LIMIT, clip, code_block, recipe_command
 
 if TYPE_CHECKING:
@@ -35,10 +36,7 @@ def _reports_errors(callback: Callable[[Any, discord.Interaction], Coroutine[Any
 
 async def _job(interaction: discord.Interaction, job_id: int) -> tuple[NeurostreamBot, Job]:
     bot: NeurostreamBot = interaction.client  # type: ignore[assignment]
-    job = await bot.services.jobs.get(job_id)
-    if job is None:
-        raise UserError(f"job {job_id} is not in this bot's records any more")
-    return bot, job
+    return bot, await bot.services.generation.job(job_id)
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -60,12 +58,13 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
     @_reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         """Queue the parent's recipe with a fresh seed."""
-        from cogs.dream._cog import start_job
+        from cogs.dream._cog import job_request, start_job
 
         bot, parent = await _job(interaction, self.job_id)
-        bot.services.generation.admit(interaction.user.id, 1)
-        await start_job(bot, interaction, [dataclasses.replace(parent.recipe, seed=None)],
-                        parent_id=parent.id)
+        # The parent's recipe as it ran (themed already), with a new seed, as a child job.
+        recipe = dataclasses.replace(parent.recipe, seed=None)
+        await start_job(bot, interaction, job_request(
+            interaction, recipe, links=(Link(parent.id, LinkKind.REROLL),)))
 
 
 class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]],

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.storage.streams import Stream
+from bot.domain.streams import Stream
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot

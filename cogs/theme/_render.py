@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.channel_theme import ChannelTheme, ThemeChange
 from bot.domain.recipe import SCHEDULERS
 from bot.domain.themes import Theme
 from bot.render.texts import Segment, UserText, clip_escaped, escape, fit, join_lines
-from bot.storage.themes import ChannelTheme, ThemeChange
 
 
 def theme_segments(theme: Theme) -> list[Segment]:

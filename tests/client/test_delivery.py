@@ -95,7 +95,7 @@ async def test_a_token_past_its_lifetime_is_not_used_and_the_result_goes_to_the_
         ahead = await fake.send_command(world.guild, world.channel, world.mod, "dream",
                                         {"prompt": "ahead", "steps": 100})
         await ahead.wait_acked(timeout=3)
-        await fake.wait_for(lambda: bot.services.queue.running(), timeout=RESULT_TIMEOUT,
+        await fake.wait_for(lambda: bot.app.queue.running(), timeout=RESULT_TIMEOUT,
                             what="the job ahead generating")
         handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
                                          {"prompt": "late", "width": 64, "height": 64,

@@ -71,7 +71,7 @@ async def test_a_stream_flows_yields_to_people_and_resumes(env: Env, shared_engi
         await fake.wait_for(lambda: len(_stream_messages(env, world.channel)) >= 2, TIMEOUT,
                             "two stream images")
         # A person's job sent while a stream image renders waits for that one image only.
-        queue = bot.services.queue
+        queue = bot.app.queue
         await fake.wait_for(lambda: any(j.requester.source == "stream" for j in queue.running()),
                             TIMEOUT, "a stream job rendering")
         person = await fake.send_command(world.guild, world.channel, world.alice, "dream",

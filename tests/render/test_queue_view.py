@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain.jobs import Job, JobState, Requester
+from bot.domain.jobs import Job, JobState, QueueEntry, Requester
 from bot.domain.recipe import Recipe
-from bot.render.queue_view import QueueEntry, member_view, moderator_view
+from bot.render.queue_view import member_view, moderator_view
 
 HOSTILE = "@everyone <@&123456789012345678> ``` **bold** " * 40
 
