@@ -155,3 +155,19 @@ async def test_a_stream_passes_the_same_rules(tmp_path: Path, shared_engine: Any
             await app.streams.stop_runner()
     assert len(announced) == 1 and REFUSAL in announced[0]
     assert _jobs(settings.database_path) == []
+
+
+async def test_a_reroll_is_recorded_as_a_reroll_link_of_its_parent(env: Env) -> None:
+    world = env.world
+    async with env.run_bot():
+        handle = await env.fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                             {"prompt": "a cat", "width": 64, "height": 64})
+        result = await handle.wait_original(_is_result, timeout=120)
+        reroll = next(c for c in result.custom_ids() if c.startswith("ns:reroll:"))
+        click = await env.fake.click(result, reroll, world.alice)
+        await click.wait_original(_is_result, timeout=120)
+    with sqlite3.connect(env.settings.database_path) as db:
+        links = db.execute("SELECT child_id, parent_id, kind, position FROM job_links").fetchall()
+        parents = db.execute("SELECT id, parent_id FROM jobs ORDER BY id").fetchall()
+    assert links == [(2, 1, "reroll", 0)]
+    assert parents == [(1, None), (2, 1)]
