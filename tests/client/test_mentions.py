@@ -70,13 +70,18 @@ async def test_no_payload_pings_anyone_but_the_requester(env: Env) -> None:
         history = await _reply(await fake.send_command(world.guild, world.channel, world.mod,
                                                        "theme history"))
         # A result that comes after the token expired is a channel post naming its requester.
-        await fake.send_command(world.guild, other, world.mod, "dream",
-                                {"prompt": "ahead", "steps": 20})
+        # A long job ahead keeps the late one waiting until its token has expired; then it is
+        # cancelled, so nothing depends on how long it would have taken.
+        ahead = await fake.send_command(world.guild, other, world.alice, "dream",
+                                        {"prompt": "ahead", "steps": 150})
+        await ahead.wait_acked(timeout=3)
         late = await fake.send_command(world.guild, other, world.alice, "dream",
                                        {"prompt": prompt, "negative": hostile, "width": 64,
                                         "height": 64, "steps": 2})
         await late.wait_original(lambda m: "queue" in m.content, timeout=30)
         fake.expire_token(late)
+        await _reply(await fake.send_command(world.guild, other, world.alice, "cancel",
+                                             {"job": 2}))  # the job ahead
         posted = await fake.wait_for(
             lambda: next((m for m in fake.channel_messages(other)
                           if _is_result(m) and m.interaction_id is None), None),
