@@ -154,7 +154,11 @@ class Dispatcher:
             try:
                 await self._run_contained(slot, batch)
             except asyncio.CancelledError:
-                await asyncio.shield(self._requeue(slot, list(slot.running.values())))
+                # The whole batch, not only the part running now: after a failure the parts
+                # still to retry are recorded as running too. Those handed to the saver are
+                # saved, not re-queued; finished ones are left as they are.
+                unsaved = [job for job in batch if job.id not in slot.saver.saving]
+                await asyncio.shield(self._requeue(slot, unsaved))
                 raise
             except Exception:  # the slot must survive anything a batch does
                 log.exception("slot %d: dispatching jobs %s failed", slot.index,

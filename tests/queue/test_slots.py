@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bot.domain import JobState, Recipe, Requester, scheduling
-from bot.domain.errors import GenerationCancelled
+from bot.domain.errors import GenerationCancelled, OutOfMemory
 from bot.domain.jobs import Job
 from bot.inference.results import GenerationResult, StepProgress
 from bot.queue import EventKind, JobQueue
@@ -240,3 +240,33 @@ async def test_etas_with_two_slots_go_to_the_slot_that_frees_first(
     third_call.allow()
     (await backend.next_call()).allow()
     assert (await queue.wait(fourth.id)).state is JobState.DONE
+
+
+class HalvingBackend(GatedBackend):
+    """A gated backend that runs out of memory on any batch of more than one image."""
+
+    async def generate(self, recipes: Sequence[Recipe], *, on_progress: ProgressCallback | None,
+                       cancel: threading.Event) -> GenerationResult:
+        if len(recipes) > 1:
+            raise OutOfMemory(f"out of memory at batch {len(recipes)} (injected)")
+        return await super().generate(recipes, on_progress=on_progress, cancel=cancel)
+
+
+async def test_close_while_a_split_batch_retries_requeues_every_part(
+        slot_queue: QueueFactory, database: Database) -> None:
+    backend = HalvingBackend(slots=2)
+    queue = slot_queue(backend, max_batch=2)
+    jobs = [await queue.submit(SMALL.with_seed(i), Requester(user_id=i + 1)) for i in range(2)]
+    await queue.start()
+    first_half = await backend.next_call()  # the pair failed; its first half runs alone
+    assert len(first_half.recipes) == 1
+    closing = asyncio.ensure_future(queue.close())
+    await asyncio.sleep(0)  # close() has raised every slot's flag
+    first_half.allow()
+    await closing
+    repository = JobRepository(database)
+    for job in jobs:  # the half still to retry was recorded as running: it is back in line too
+        stored = await repository.get(job.id)
+        assert stored is not None and stored.state is JobState.QUEUED, stored
+        assert stored.attempts == 0
+    assert len(backend.calls_made) == 1
