@@ -50,37 +50,38 @@ def _user_key(job: Job) -> tuple[str, int | None, str]:
 def _order_keys(waiting: Sequence[Job], last_served: LastServed
                 ) -> dict[int, tuple[int, int, int, float, int, float, int]]:
     by_id = sorted(waiting, key=lambda job: job.id)
+    # Each job's user key once: the queue orders every waiting job at each start, so this
+    # runs on the event loop's hot path.
+    users = {job.id: _user_key(job) for job in by_id}
     # Round of each job: its index among its user's waiting jobs of the same priority.
     counts: dict[tuple[object, ...], int] = defaultdict(int)
     rounds: dict[int, int] = {}
     for job in by_id:
-        key = (job.priority, *_user_key(job))
+        key = (job.priority, *users[job.id])
         rounds[job.id] = counts[key]
         counts[key] += 1
     # Within one (priority, round): each server's users in arrival order, servers taking turns.
     first_arrival: dict[tuple[object, ...], int] = {}
     for job in by_id:
-        first_arrival.setdefault(_user_key(job), job.id)
+        first_arrival.setdefault(users[job.id], job.id)
     groups: dict[tuple[int, int], list[Job]] = defaultdict(list)
     for job in by_id:
         groups[(job.priority, rounds[job.id])].append(job)
     never = float("-inf")
-
-    def served(key: tuple[object, ...]) -> float:
-        return last_served.get(key, never)
+    served = {user: last_served.get(user, never) for user in first_arrival}
+    arrival = {job.id: first_arrival[users[job.id]] for job in by_id}
 
     keys: dict[int, tuple[int, int, int, float, int, float, int]] = {}
     for (priority, round_), jobs in groups.items():
         turn_in_guild: dict[int | None, int] = defaultdict(int)
         guild_arrival: dict[int | None, int] = {}
-        by_service = sorted(jobs, key=lambda j: (served(_user_key(j)),
-                                                 first_arrival[_user_key(j)]))
+        by_service = sorted(jobs, key=lambda j: (served[users[j.id]], arrival[j.id]))
         for job in by_service:
             guild = job.requester.guild_id
-            guild_arrival.setdefault(guild, first_arrival[_user_key(job)])
-            keys[job.id] = (-priority, round_, turn_in_guild[guild], served(guild_key(job)),
-                            guild_arrival[guild], served(_user_key(job)),
-                            first_arrival[_user_key(job)])
+            guild_arrival.setdefault(guild, arrival[job.id])
+            keys[job.id] = (-priority, round_, turn_in_guild[guild],
+                            last_served.get(("guild", guild), never), guild_arrival[guild],
+                            served[users[job.id]], arrival[job.id])
             turn_in_guild[guild] += 1
     return keys
 

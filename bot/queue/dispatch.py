@@ -185,21 +185,17 @@ class Dispatcher:
                     [j.id for j in batch], failure.reason, [[j.id for j in part] for part in parts])
         slot.running.clear()
         for part in parts:
-            fresh = [await self._jobs.transition(job.id, JobState.QUEUED, started_at=None,
-                                                 attempts=max(0, job.attempts - 1))
-                     for job in part]
+            fresh = await self._jobs.transition_many([job.id for job in part], JobState.QUEUED,
+                                                     attempts_delta=-1, started_at=None)
             await self._run_contained(slot, fresh)
 
     async def _requeue(self, slot: Slot, jobs: Sequence[Job]) -> list[Job]:
         """Put running jobs back to queued in the table; returns them as now recorded."""
-        requeued = []
-        for job in jobs:
-            current = await self._jobs.get(job.id)
-            if current is not None and current.state is JobState.RUNNING:
-                # A shutdown is not the job's fault: it does not count as an attempt.
-                requeued.append(await self._jobs.transition(
-                    job.id, JobState.QUEUED, started_at=None,
-                    attempts=max(0, current.attempts - 1)))
+        # Only those still running go back (the statement skips one that ended meanwhile); a
+        # shutdown is not the job's fault, so it does not count as an attempt.
+        requeued = await self._jobs.transition_many(
+            [job.id for job in jobs], JobState.QUEUED,
+            attempts_delta=-1, started_at=None, strict=False)
         slot.running.clear()
         return requeued
 
@@ -212,11 +208,11 @@ class Dispatcher:
         slot.cancel, slot.step = cancel, 0
         slot.cancelled.clear()
         started = time.time()
-        running = []
-        for job in batch:
-            running.append(await self._jobs.transition(
-                job.id, JobState.RUNNING, started_at=started, attempts=job.attempts + 1))
-            slot.running[job.id] = running[-1]
+        # One statement for the whole batch: each round trip to the database thread is time
+        # the slot's replica sits idle between two batches.
+        running = await self._jobs.transition_many([job.id for job in batch], JobState.RUNNING,
+                                                   attempts_delta=1, started_at=started)
+        slot.running.update((job.id, job) for job in running)
         for job in running:
             self._events.publish(JobEvent(EventKind.STARTED, job, position=0))
         self.publish_positions()
@@ -310,11 +306,11 @@ class Dispatcher:
 
     async def _finish(self, slot: Slot, jobs: Sequence[Job], state: JobState, kind: EventKind,
                       *, error: str | None = None) -> None:
-        for job in jobs:
-            ended = await self._jobs.transition(job.id, state, finished_at=time.time(),
-                                                error=error)
+        ended = await self._jobs.transition_many([job.id for job in jobs], state,
+                                                 finished_at=time.time(), error=error)
+        for job in ended:
             slot.running.pop(job.id, None)
-            self._events.publish(JobEvent(kind, ended))
+            self._events.publish(JobEvent(kind, job))
 
     # -- positions -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -17,6 +17,11 @@ _COLUMNS = ("id, state, recipe, source, user_id, user_name, guild_id, channel_id
             "interaction_token, token_expires_at, attachment_limit, parent_id, priority, "
             "attempts, created_at, started_at, finished_at, step_seconds, output_path, error, "
             "status_message_id, message_id")
+
+
+def _column_value(value: Any) -> Any:
+    """A field as stored: recipes as their JSON, everything else as it is."""
+    return json.dumps(value.to_dict()) if isinstance(value, Recipe) else value
 
 
 def _job_from_row(row: aiosqlite.Row) -> Job:
@@ -82,27 +87,60 @@ class JobRepository:
 
     async def transition(self, job_id: int, new: JobState, **fields: Any) -> Job:
         """Move a job to ``new`` (checked against the state machine) and set ``fields``."""
-        job = await self.get(job_id)
-        if job is None:
-            raise KeyError(f"no job {job_id}")
-        if not can_transition(job.state, new):
+        return (await self.transition_many([job_id], new, **fields))[0]
+
+    async def transition_many(self, job_ids: Sequence[int], new: JobState, *,
+                              attempts_delta: int = 0, strict: bool = True,
+                              **fields: Any) -> list[Job]:
+        """Move jobs to ``new`` and set ``fields`` in one statement; returns them in order.
+
+        The state machine is checked by the statement itself (only jobs in a state that may go
+        to ``new`` change), so a batch's state changes cost one round trip and one commit, not
+        a read and a write per job. ``attempts_delta`` is added to each job's attempts (never
+        below 0). A job that is missing or may not move raises, and nothing is changed; with
+        ``strict=False`` such jobs are skipped and the others returned.
+        """
+        if not job_ids:
+            return []
+        sources = [old.value for old in JobState if can_transition(old, new)]
+        assignments = ["state = ?", *(f"{name} = ?" for name in fields)]
+        if attempts_delta:
+            assignments.append(f"attempts = MAX(0, attempts + {int(attempts_delta)})")
+        ids = ", ".join("?" * len(job_ids))
+        olds = ", ".join("?" * len(sources))
+        values = [_column_value(value) for value in fields.values()]
+        rows = await self._db.execute_fetchall(
+            f"UPDATE jobs SET {', '.join(assignments)} WHERE id IN ({ids}) "
+            f"AND state IN ({olds}) RETURNING {_COLUMNS}",
+            (new.value, *values, *job_ids, *sources))
+        changed = {row["id"]: _job_from_row(row) for row in rows}
+        if strict and len(changed) < len(set(job_ids)):
+            await self._db.rollback()
+            await self._refuse(job_ids, changed, new)
+        await self._db.commit()
+        return [changed[job_id] for job_id in job_ids if job_id in changed]
+
+    async def _refuse(self, job_ids: Sequence[int], changed: dict[int, Job],
+                      new: JobState) -> None:
+        """Raise for the first job that could not move to ``new``: KeyError or ValueError."""
+        for job_id in job_ids:
+            if job_id in changed:
+                continue
+            job = await self.get(job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id}")
             raise ValueError(f"job {job_id} cannot go from {job.state} to {new}")
-        return await self._update(job_id, state=new.value, **fields)
 
     async def update(self, job_id: int, **fields: Any) -> Job:
         """Set columns of a job without changing its state (e.g. the delivered message id)."""
-        return await self._update(job_id, **fields)
-
-    async def _update(self, job_id: int, **fields: Any) -> Job:
-        if "recipe" in fields and isinstance(fields["recipe"], Recipe):
-            fields["recipe"] = json.dumps(fields["recipe"].to_dict())
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?",
-                               (*fields.values(), job_id))
+        rows = await self._db.execute_fetchall(
+            f"UPDATE jobs SET {assignments} WHERE id = ? RETURNING {_COLUMNS}",
+            (*(_column_value(value) for value in fields.values()), job_id))
         await self._db.commit()
-        job = await self.get(job_id)
-        assert job is not None
-        return job
+        if not rows:
+            raise KeyError(f"no job {job_id}")
+        return _job_from_row(next(iter(rows)))
 
     async def requeue_unfinished(self, sources: Iterable[str]) -> list[Job]:
         """After a restart: running jobs of ``sources`` go back to queued; return all queued."""

@@ -74,3 +74,28 @@ async def test_restart_requeues_running_in_original_order(tmp_path: Path) -> Non
         assert [j.id for j in recovered] == [ids[1], ids[2], ids[3]]
         assert all(j.state is JobState.QUEUED and j.started_at is None for j in recovered)
         assert cli.id not in [j.id for j in recovered]
+
+
+async def test_a_batch_moves_in_one_statement_or_not_at_all(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "ns.db") as db:
+        jobs = JobRepository(db)
+        ids = [(await jobs.add(Recipe(prompt=f"p{i}"), REQUESTER)).id for i in range(3)]
+        started = await jobs.transition_many(ids, JobState.RUNNING, attempts_delta=1,
+                                             started_at=7.0)
+        assert [(j.id, j.state, j.attempts, j.started_at) for j in started] == [
+            (i, JobState.RUNNING, 1, 7.0) for i in ids]
+        await jobs.transition(ids[1], JobState.DONE)
+        # One job may not go back to queued: strictly, nothing moves and the reason is named.
+        with pytest.raises(ValueError, match=f"job {ids[1]} cannot go from done to queued"):
+            await jobs.transition_many(ids, JobState.QUEUED, attempts_delta=-1)
+        assert [(await jobs.get(i)).state for i in ids] == [  # type: ignore[union-attr]
+            JobState.RUNNING, JobState.DONE, JobState.RUNNING]
+        with pytest.raises(KeyError, match="no job 99"):
+            await jobs.transition_many([ids[0], 99], JobState.QUEUED)
+        # Leniently, the jobs that may move do, and the attempt is given back (never below 0).
+        requeued = await jobs.transition_many(ids, JobState.QUEUED, attempts_delta=-1,
+                                              started_at=None, strict=False)
+        assert [(j.id, j.state, j.attempts, j.started_at) for j in requeued] == [
+            (ids[0], JobState.QUEUED, 0, None), (ids[2], JobState.QUEUED, 0, None)]
+        again = await jobs.transition_many([ids[0]], JobState.RUNNING, attempts_delta=-5)
+        assert again[0].attempts == 0
