@@ -35,6 +35,30 @@ def main(argv: list[str] | None = None) -> int:
 
             check_source(args.model or settings.model.id)  # before torch is imported (seconds)
             return asyncio.run(dream(settings, args))
+        if args.command in ("sketch", "inpaint", "vary", "upscale", "zoom", "remix", "morph"):
+            from bot.commands.tools import run_tool
+            from bot.inference.source_check import check_source
+
+            check_source(args.model or settings.model.id)  # before torch is imported (seconds)
+            return run_tool(settings, args)
+        if args.command == "serve":
+            from bot.commands.serve import serve
+
+            return serve(settings)
+        if args.command in ("styles", "xy"):
+            from bot.commands.styles import grid
+            from bot.inference.source_check import check_source
+
+            check_source(args.model or settings.model.id)
+            return asyncio.run(grid(settings, args))
+        if args.command == "export":
+            from bot.commands.party import export_party
+
+            return asyncio.run(export_party(settings, args))
+        if args.command == "wall":
+            from bot.commands.wall import serve_wall
+
+            return asyncio.run(serve_wall(settings, args))
         if args.command == "queue":
             from bot.commands.queue import show_queue
 

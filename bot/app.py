@@ -13,24 +13,37 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.domain.errors import NeurostreamError
+from bot.domain.images import InputLimits, MiB
+from bot.domain.models import ModelSpec
 from bot.domain.requests import Defaults
 from bot.domain.scheduling import Caps
 from bot.inference.batching import auto_batch_size
+from bot.inference.models import ModelPool
 from bot.inference.worker import InferenceWorker
 from bot.queue.backend import InProcessBackend
 from bot.queue.queue import JobQueue
+from bot.services.craft import StyleService, load_styles, style_folders
 from bot.services.generation import GenerationService
+from bot.services.intake import IntakeService
+from bot.services.moderation import ModerationService, open_moderation
+from bot.services.party import PartyService
 from bot.services.streams import StreamService
 from bot.services.themes import ThemeService, load_presets, load_token_counter, preset_folders
+from bot.services.tools import ToolService
+from bot.services.wall import WallService
 from bot.storage.attachments import AttachmentStore
 from bot.storage.database import Database
 from bot.storage.jobs import JobRepository
 from bot.storage.lineage import LineageRepository
+from bot.storage.party import PartyRepository
 from bot.storage.streams import StreamRepository
 from bot.storage.themes import ThemeRepository
 
 if TYPE_CHECKING:
     from bot.inference.engine import Engine
+    from bot.inference.lora_files import LoraFiles
+    from bot.queue.backend import Backend
+    from bot.queue.ray_backend import RayServeBackend
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,27 @@ class App:
     load_model: Callable[[], Awaitable[None]]
     # Input images kept by content hash (recipes name them ``sha256:<hex>``).
     attachments: AttachmentStore
+    # Uploaded images taken in safely (/sketch, /inpaint).
+    intake: IntakeService
+    # Style presets, prompt checks and the teaching grids (/styles, /xy).
+    craft: StyleService
+    # Server blocklists, quotas, denied members, the safety setting and the audit log.
+    moderation: ModerationService
+    # Parties, votes, the star board, /best and /history; which channels the wall shows.
+    party: PartyService
+    wall: WallService
+    # Vary, upscale, zoom out, remix and morph finished images.
+    tools: ToolService
+
+    # The Ray Serve renderers when ``[backend] kind = "ray"`` (None: the in-process worker).
+    renderers: RayServeBackend | None
+    # The named models loaded in this process (None: rendering happens elsewhere).
+    models: ModelPool | None = None
+
+    @property
+    def renderers_unreachable(self) -> bool:
+        """Whether the Ray Serve renderers are away (jobs are kept and wait for them)."""
+        return self.renderers is not None and self.renderers.unreachable
 
     @property
     def loading(self) -> bool:
@@ -65,20 +99,40 @@ class App:
 
 
 def engine_factory(settings: Settings) -> Callable[[], Engine]:
-    """A function that loads the configured engine; it runs on the worker thread."""
+    """A function that loads the configured (default) engine; it runs on the worker thread."""
     model = settings.model
     threads = settings.worker.torch_threads
+    # Its own view of the LoRA folders (it looks again when a name is new to it).
+    load_named = model_loader(settings, lora_files(settings))
 
     def load() -> Engine:
         import torch
 
-        from bot.inference import load_engine
-
         if threads:
             torch.set_num_threads(threads)
         log.info("loading model %s on %s", model.id, model.device)
-        return load_engine(model.id, device=model.device, dtype=model.dtype,
-                           family=model.family or None, limits=model.limits)
+        return load_named(settings.catalog.default)
+
+    return load
+
+
+def lora_files(settings: Settings) -> LoraFiles | None:
+    """The LoRA files of ``[loras] dirs`` (None when there are none configured)."""
+    from bot.inference.lora_files import LoraFiles
+
+    dirs = [settings.path(folder) for folder in settings.loras.dirs]
+    return LoraFiles(dirs) if dirs else None
+
+
+def model_loader(settings: Settings, loras: LoraFiles | None) -> Callable[[ModelSpec], Engine]:
+    """Loads a catalogue model (on the worker thread), LoRAs and speed settings applied."""
+    batch_sizes = sorted({1, settings.queue.max_batch or 1})
+
+    def load(spec: ModelSpec) -> Engine:
+        from bot.inference.models import load_model
+
+        return load_model(spec, loras=loras, keep_loras=settings.loras.keep_loaded,
+                          batch_sizes=batch_sizes)
 
     return load
 
@@ -113,6 +167,42 @@ def _result_work_runner(worker: InferenceWorker[Engine], pool: ThreadPoolExecuto
             await asyncio.get_running_loop().run_in_executor(pool, work)
 
     return run
+
+
+def input_limits(settings: Settings) -> InputLimits:
+    """What an uploaded image may be, from ``[limits]``."""
+    limits = settings.limits
+    return InputLimits(max_bytes=int(limits.attachment_max_mb * MiB),
+                       max_side=limits.attachment_max_side,
+                       max_pixels=int(limits.attachment_max_megapixels * 1_000_000))
+
+
+def stored_image_limits(settings: Settings) -> dict[str, int]:
+    """The attachments store's own guard: an upload is stored as a PNG at the size its job
+    runs at (at most the model's largest size), which can be larger than the upload."""
+    model = settings.model
+    pixels = model.width_max * model.height_max
+    return {"max_bytes": max(int(settings.limits.attachment_max_mb * MiB), 4 * pixels + MiB),
+            "max_pixels": max(int(settings.limits.attachment_max_megapixels * 1e6), pixels)}
+
+
+def _on_pool(pool: ThreadPoolExecutor) -> Callable[[Callable[[], None]], Awaitable[None]]:
+    """Result work on ``pool`` (with Ray Serve, no torch runs in this process)."""
+    async def run(work: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(pool, work)
+
+    return run
+
+
+async def _when_renderers_ready(settings: Settings, renderers: RayServeBackend, queue: JobQueue,
+                                load_requested: asyncio.Event, *, recover: bool) -> None:
+    """Start the local Ray Serve application (or reach the cluster's), then dispatch."""
+    await load_requested.wait()
+    await renderers.start()
+    if not settings.queue.max_batch:  # "auto": as many as a replica renders in one call
+        queue.max_batch = settings.backend.max_batch_size
+    await queue.start(recover=recover)
+    log.info("Ray Serve renderers ready; the queue is running")
 
 
 def defaults_from(settings: Settings) -> Defaults:
@@ -167,31 +257,47 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
     database = await Database.open(settings.database_path)
     # PNGs are encoded here on a GPU (on a CPU, on the inference thread: _result_work_runner).
     png_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-png")
-    attachments = AttachmentStore(database, settings.output_dir / "attachments")
+    attachments = AttachmentStore(database, settings.output_dir / "attachments",
+                                  **stored_image_limits(settings))
     try:
         jobs = JobRepository(database)
+        loras = lora_files(settings)
         worker: InferenceWorker[Engine] = InferenceWorker(factory or engine_factory(settings))
         load_requested = asyncio.Event()
+        renderers: RayServeBackend | None = None
+        # The named models, loaded on demand on the worker thread (at most max_loaded_models).
+        models = ModelPool(settings.catalog, model_loader(settings, loras),
+                           capacity=settings.worker.max_loaded_models,
+                           owns_first=factory is None)
+        backend: Backend = InProcessBackend(worker, locate=attachments.locate, models=models)
+        if settings.backend.kind == "ray" and factory is None:
+            from bot.queue.ray_backend import RayServeBackend
+
+            renderers = backend = RayServeBackend.from_settings(settings,
+                                                                locate=attachments.locate)
         if start_model:
-            worker.start_loading()
+            if renderers is None:
+                worker.start_loading()
             load_requested.set()
         try:
             queue_settings = settings.queue
-            queue = JobQueue(jobs, InProcessBackend(worker, locate=attachments.locate),
-                             settings.output_dir,
+            queue = JobQueue(jobs, backend, settings.output_dir,
                              sources=sources, compress_level=settings.storage.png_compress_level,
                              max_batch=queue_settings.max_batch or 1,
                              max_attempts=queue_settings.max_attempts,
                              step_timeout=queue_settings.step_timeout,
-                             run_blocking=_result_work_runner(worker, png_pool))
+                             run_blocking=(_result_work_runner(worker, png_pool)
+                                           if renderers is None else _on_pool(png_pool)))
             if recover:  # at once: while the model loads, positions count re-queued jobs
                 await queue.recover()
             caps = Caps(per_user=queue_settings.max_per_user, total=queue_settings.max_total)
             # The model id comes from the settings: the engine is not there yet.
             generation = GenerationService(queue, defaults=defaults_from(settings),
                                            limits=settings.model.limits,
-                                           model_id=settings.model.id, caps=caps, jobs=jobs,
-                                           lineage=LineageRepository(database))
+                                           model_id=settings.catalog.default.name, caps=caps,
+                                           jobs=jobs, lineage=LineageRepository(database))
+            generation.models = settings.catalog  # /dream model:, themes' models
+            generation.loras = loras  # <lora:name:weight> in prompts
             limits = settings.model.limits
             # A few small files, read once before anything is served. Not asyncio.to_thread:
             # starting the loop's default executor here made the gateway-resume test hang.
@@ -200,16 +306,37 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             themes = ThemeService(ThemeRepository(database), pools, catalog, limits)
             await themes.load()
             generation.themes = themes  # the one door applies channel themes and presets
+            # Blocklists, quotas and denied members on the one door, before a stream submits.
+            moderation = await open_moderation(settings, database, generation)
             streams = StreamService(pools, jobs, queue, generation, themes,
                                     every=settings.themes.stream_every,
                                     every_min=settings.themes.stream_every_min,
                                     every_max=settings.themes.stream_every_max)
             await streams.load()
-            ready = asyncio.ensure_future(_when_loaded(settings, worker, queue, generation,
-                                                       load_requested, recover=recover))
+            intake = IntakeService(attachments, generation, limits=input_limits(settings))
+            tools = ToolService(generation, attachments, LineageRepository(database))
+            party_rows = PartyRepository(database)
+            party = PartyService(party_rows, LineageRepository(database), themes,
+                                 output_dir=settings.output_dir,
+                                 default_threshold=settings.starboard.threshold)
+            await party.load()
+            generation.parties = party  # the one door: a party's group and theme
+            wall = WallService(party_rows)
+            styles = load_styles(style_folders(settings))
+            generation.styles = styles  # the one door applies /dream style: presets
+            craft = StyleService(generation, styles, jobs=jobs,
+                                 lineage=LineageRepository(database),
+                                 max_side=settings.grids.max_side,
+                                 cell_size=settings.grids.cell_size)
+            ready = asyncio.ensure_future(
+                _when_loaded(settings, worker, queue, generation, load_requested,
+                             recover=recover) if renderers is None else
+                _when_renderers_ready(settings, renderers, queue, load_requested,
+                                      recover=recover))
 
             async def load_model() -> None:
-                worker.start_loading()
+                if renderers is None:
+                    worker.start_loading()
                 load_requested.set()
                 await asyncio.shield(ready)
 
@@ -217,12 +344,20 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
                 if wait_for_model:
                     await asyncio.shield(ready)
                 yield App(settings, database, jobs, worker, queue, generation, themes, streams,
-                          ready, load_model, attachments)
+                          ready, load_model, attachments, intake=intake, craft=craft,
+                          moderation=moderation, party=party, wall=wall, tools=tools,
+                          renderers=renderers, models=models if renderers is None else None)
             finally:
+                intake.close()
+                tools.close()
+                party.close()
+                craft.close()
                 ready.cancel()  # still loading: nothing waits for it any more
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ready  # its error, if any, was raised where it mattered
                 await queue.close()
+                if renderers is not None:
+                    await renderers.close()
         finally:
             await worker.close()
     finally:

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from bot.storage.database import Database
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-user data folder (the default database, outputs) inside each test's folder, for
+    the test and the processes it starts: no test touches the real ~/.local/share."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data-home"))
+
+
 @pytest.fixture(scope="session")
 def shared_engine() -> Engine:
     """The built-in tiny model, loaded once (a test that needs its own builds another)."""

@@ -20,12 +20,14 @@ import yarl
 from discord.ext import commands
 
 from bot.app import App, open_app
-from bot.client.delivery import Delivery
+from bot.client.delivery import GENERATING, Delivery
 from bot.client.errors import on_app_command_error
 from bot.config import Settings
 from bot.domain.errors import NeurostreamError
-from bot.render.texts import position_text
+from bot.domain.jobs import Job
+from bot.render.texts import escape, position_text
 from bot.services import Services
+from bot.storage.lineage import LineageRepository
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-EXTENSIONS = ("cogs.dream", "cogs.queue", "cogs.theme", "cogs.stream")
+EXTENSIONS = ("cogs.dream", "cogs.queue", "cogs.theme", "cogs.stream", "cogs.iterate",
+              "cogs.craft", "cogs.moderation", "cogs.about", "cogs.party", "cogs.models")
 
 # Test seams: point discord.py at a local fake of Discord (tests/fake_discord). Never needed
 # in production. discord.py connects straight to DEFAULT_GATEWAY, so the REST base alone is not
@@ -76,14 +79,20 @@ class NeurostreamBot(commands.Bot):
         self.sync_global = sync_global
         self.delivery: Delivery | None = None
         if app is not None:
-            self.delivery = Delivery(self, app.jobs, app.queue)
+            self.delivery = Delivery(self, app.jobs, app.queue,
+                                     lineage=LineageRepository(app.database))
+            # /safety nsfw: whether flagged images may appear (as spoilers) in a server.
+            self.delivery.nsfw_allowed = app.moderation.nsfw_allowed
 
     @property
     def services(self) -> Services:
         """The services cogs call (absent only while syncing commands)."""
         if self.app is None:
             raise RuntimeError("the bot was started without its services")
-        return Services(self.app.generation, self.app.themes, self.app.streams)
+        return Services(self.app.generation, self.app.themes, self.app.streams,
+                        intake=self.app.intake, craft=self.app.craft,
+                        moderation=self.app.moderation, party=self.app.party,
+                        wall=self.app.wall, tools=self.app.tools)
 
     async def setup_hook(self) -> None:
         """Load the cogs, sync commands to the dev guilds, resume delivering recorded jobs."""
@@ -106,6 +115,7 @@ class NeurostreamBot(commands.Bot):
         if self.delivery is not None:
             assert self.app is not None  # a delivery exists only with the app
             self.delivery.place_text = place_text_while_loading(self.app)
+            self.delivery.started_text = started_text(self.app)
             await self.delivery.start()
 
     async def close(self) -> None:
@@ -116,13 +126,32 @@ class NeurostreamBot(commands.Bot):
 
 
 LOADING_NOTE = "⏳ the model is loading"
+UNREACHABLE_NOTE = "⚠️ the renderers are unreachable, your job is kept"
 
 
 def place_text_while_loading(app: App) -> Callable[[int, float | None], str]:
-    """A waiting job's place, with a note while the model is still loading (no ETA then)."""
+    """A waiting job's place, with a note while the model is still loading (no ETA then) or
+    while the Ray Serve renderers are unreachable."""
     def text(position: int, eta: float | None) -> str:
         shown = position_text(position, eta)
-        return f"{shown} · {LOADING_NOTE}" if app.loading else shown
+        if app.renderers_unreachable:
+            return f"{shown} · {UNREACHABLE_NOTE}"
+        if app.loading:
+            return f"{shown} · {LOADING_NOTE}"
+        switching = app.models.loading if app.models is not None else None
+        return f"{shown} · ⏳ loading model {escape(switching)}" if switching else shown
+    return text
+
+
+def started_text(app: App) -> Callable[[Job], str]:
+    """A started job's status: generating, or its model being loaded first."""
+    def text(job: Job) -> str:
+        # A model that is not loaded when its job starts is loaded first (seconds to minutes).
+        models = app.models
+        if models is not None and (models.loading == job.recipe.model
+                                   or job.recipe.model not in models.loaded):
+            return f"⏳ loading model {escape(job.recipe.model)}…"
+        return GENERATING
     return text
 
 

@@ -22,14 +22,24 @@ from typing import Protocol
 
 import discord
 
+from bot.client.flagged import (
+    FLAGGED_NOTE,
+    age_restricted,
+    spoiler_name,
+    withheld_notice,
+    withheld_reason,
+)
+from bot.client.grids import SHOWN_KINDS, GridDelivery, GridViewFactory
 from bot.client.transport import DiscordTransport, ResultMessage
 from bot.domain.jobs import Job, JobState
+from bot.domain.lineage import JobGroup
 from bot.queue.events import EventKind, JobEvent, ResultOutput
 from bot.render.embeds import minimal_embed, result_embed, waiting_text
 from bot.render.fit import fit_result
 from bot.render.png import encode_preview
 from bot.render.texts import UserText, fit, position_text, progress_text
 from bot.storage.jobs import JobRepository
+from bot.storage.lineage import LineageRepository
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ EDIT_INTERVAL = 1.5  # seconds between edits of one message (Discord allows ~5 p
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
 ViewFactory = Callable[[Job], discord.ui.View]
+GENERATING = "🎨 generating…"
 
 
 class JobEvents(Protocol):
@@ -78,20 +89,59 @@ class Delivery:
     """Follows Discord jobs from queued to delivered."""
 
     def __init__(self, client: discord.Client, jobs: JobRepository, queue: JobEvents, *,
+                 lineage: LineageRepository | None = None,
                  edit_interval: float = EDIT_INTERVAL,
                  clock: Callable[[], float] = time.time) -> None:
+        self._client = client
         self._jobs = jobs
         self._queue = queue
+        self._lineage = lineage
         self._edit_interval = edit_interval
         self._transport = DiscordTransport(client, jobs, clock=clock)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._grid_tasks: dict[int, asyncio.Task[None]] = {}
         # Previews and re-encodings, off the loop on one thread of the delivery's own.
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurostream-upload")
         self.view_factory: ViewFactory | None = None
-        # How a waiting job's place reads (the bot adds "the model is loading" while it loads).
-        self.place_text: Callable[[int, float | None], str] = position_text
+        # A line of the bot's own words under a result (a running party's topic), or None.
+        self.note_factory: Callable[[Job], str | None] | None = None
+        # Whether a server lets flagged images into its age-restricted channels (as spoilers);
+        # the bot wires /safety nsfw's setting here. Until then, never.
+        self.nsfw_allowed: Callable[[int | None], bool] = lambda guild_id: False
+        # What a started job's message says (the bot says when its model is being loaded).
+        self.started_text: Callable[[Job], str] = lambda job: GENERATING
+        # /dream count: grids (one message per job group); needs the lineage repository.
+        self._grids = (GridDelivery(jobs, lineage, queue, self._transport, self._encoder,
+                                    edit_interval=edit_interval,
+                                    upload_limit=DEFAULT_UPLOAD_LIMIT, place_text=position_text)
+                       if lineage is not None else None)
+        self._place_text: Callable[[int, float | None], str] = position_text
         # Jobs whose outcome is being posted: a shutdown lets these finish and be recorded.
         self._posting: set[int] = set()
+        self._closed = False
+
+    @property
+    def place_text(self) -> Callable[[int, float | None], str]:
+        """How a waiting job's place reads (the bot adds "the model is loading" while it
+        loads)."""
+        return self._place_text
+
+    @place_text.setter
+    def place_text(self, text: Callable[[int, float | None], str]) -> None:
+        self._place_text = text
+        if self._grids is not None:
+            self._grids.place_text = text
+
+    @property
+    def grid_view_factory(self) -> GridViewFactory | None:
+        """The buttons under a finished grid (U1–U4, V1–V4), given its cells that have an
+        image."""
+        return self._grids.view_factory if self._grids is not None else None
+
+    @grid_view_factory.setter
+    def grid_view_factory(self, factory: GridViewFactory | None) -> None:
+        if self._grids is not None:
+            self._grids.view_factory = factory
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -108,29 +158,84 @@ class Delivery:
                                              sources=["discord"])
         pending += await self._jobs.undelivered(["discord"])
         for job in pending:
-            self.follow(job.id)
+            if (group := await self._shown_group_of(job.id)) is not None:
+                self._follow_group(group)  # once per grid, however many cells wait
+            else:
+                self.follow(job.id)
 
     async def close(self, *, grace: float = 10.0) -> None:
         """Stop following; a result being posted gets ``grace`` seconds to finish and be
         recorded (jobs stay recorded either way: the next start picks them up)."""
+        self._closed = True
         posting = [task for job_id, task in self._tasks.items() if job_id in self._posting]
+        grids = self._grids.posting if self._grids is not None else set()
+        posting += [task for group_id, task in self._grid_tasks.items() if group_id in grids]
         for job_id, task in list(self._tasks.items()):
             if job_id not in self._posting:
                 task.cancel()
+        for group_id, task in list(self._grid_tasks.items()):
+            if group_id not in grids:
+                task.cancel()
         if posting:
             await asyncio.wait(posting, timeout=grace)
-        for task in list(self._tasks.values()):
+        for task in [*self._tasks.values(), *self._grid_tasks.values()]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._encoder.shutdown(wait=False)
 
     def follow(self, job_id: int) -> None:
-        """Start following a job (no-op if already followed)."""
-        if job_id not in self._tasks:
+        """Start following a job (no-op if already followed, or once closed: the next start
+        follows it)."""
+        if job_id not in self._tasks and not self._closed:
             task = asyncio.create_task(self._follow(job_id), name=f"deliver-{job_id}")
             self._tasks[job_id] = task
             task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+    def follow_grid(self, job_ids: list[int]) -> None:
+        """Follow the jobs of one grid (``/dream count:``) or morph as one message."""
+        async def find_and_follow() -> None:
+            try:
+                group = await self._shown_group_of(job_ids[0])
+            except Exception:
+                log.exception("finding the grid of job %d failed", job_ids[0])
+                return
+            if group is None:  # no lineage store: each image is its own message
+                for job_id in job_ids:
+                    self.follow(job_id)
+            else:
+                self._follow_group(group)
+
+        if self._closed:
+            return
+        task = asyncio.create_task(find_and_follow(), name=f"grid-of-{job_ids[0]}")
+        self._grid_tasks[-job_ids[0]] = task  # closed with the others
+        task.add_done_callback(lambda _: self._grid_tasks.pop(-job_ids[0], None))
+
+    async def _shown_group_of(self, job_id: int) -> JobGroup | None:
+        """The grid or morph a job belongs to (shown as one message), if any."""
+        if self._lineage is None:
+            return None
+        for group_id in await self._lineage.groups_of(job_id):
+            group = await self._lineage.group(group_id)
+            if group is not None and group.kind in SHOWN_KINDS:
+                return group
+        return None
+
+    def _follow_group(self, group: JobGroup) -> None:
+        if group.id in self._grid_tasks or self._grids is None or self._closed:
+            return
+        grids = self._grids
+
+        async def run() -> None:
+            try:
+                await grids.follow(group)
+            except Exception:
+                log.exception("delivering grid %d failed", group.id)
+
+        task = asyncio.create_task(run(), name=f"grid-{group.id}")
+        self._grid_tasks[group.id] = task
+        task.add_done_callback(lambda _: self._grid_tasks.pop(group.id, None))
 
     async def wait_delivered(self, job_id: int) -> None:
         """Wait until a followed job has been delivered (for tests and shutdown)."""
@@ -186,7 +291,7 @@ class Delivery:
         if event.kind is EventKind.QUEUED and event.position:
             await self._edit_status(event.job, self.place_text(event.position, event.eta))
         elif event.kind is EventKind.STARTED:
-            await self._edit_status(event.job, "🎨 generating…")
+            await self._edit_status(event.job, self.started_text(event.job))
         elif event.kind is EventKind.PROGRESS:
             preview = None
             if event.preview is not None:
@@ -225,6 +330,14 @@ class Delivery:
 
     async def _post_result(self, job: Job, output: ResultOutput | None,
                            mention: str) -> int | None:
+        spoiler = False
+        # A flagged image is never posted unblurred, and only where the channel and server
+        # allow it (bot.client.flagged).
+        if job.flagged:
+            restricted = age_restricted(self._client, job.requester.channel_id)
+            if not (restricted and self.nsfw_allowed(job.requester.guild_id)):
+                return await self._withhold(job, mention, restricted)
+            spoiler = True
         loop = asyncio.get_running_loop()
         if output is None:  # finished before a restart: its file, read once
             assert job.output_path is not None
@@ -237,6 +350,7 @@ class Delivery:
         data, stem = output.data, Path(output.filename).stem
         seconds = (job.finished_at - job.created_at) if job.finished_at else None
         view = self.view_factory(job) if self.view_factory else None
+        extra = self.note_factory(job) if self.note_factory else None
         # A person is pinged if it goes to the channel (the interaction is gone); a stream image
         # just appears.
         ping = f"{mention} your image is ready" if mention else ""
@@ -244,8 +358,11 @@ class Delivery:
         async def render(limit: int) -> ResultMessage:
             encoded = await loop.run_in_executor(self._encoder, fit_result, data, job.recipe,
                                                  limit)
-            return ResultMessage(encoded.data, f"{stem}{encoded.suffix}",
-                                 result_embed(job, seconds=seconds, note=encoded.note), view,
+            name = f"{stem}{encoded.suffix}"
+            flagged_note = FLAGGED_NOTE if spoiler else None
+            return ResultMessage(encoded.data, spoiler_name(name) if spoiler else name,
+                                 result_embed(job, seconds=seconds, note="\n".join(
+                                     filter(None, (flagged_note, extra, encoded.note)))), view,
                                  ping)
 
         def refused(error: discord.HTTPException) -> str:
@@ -255,3 +372,17 @@ class Delivery:
         return await self._transport.post_result(
             job, render, job.requester.attachment_limit or DEFAULT_UPLOAD_LIMIT,
             minimal=minimal_embed(job), refused=refused)
+
+    async def _withhold(self, job: Job, mention: str, restricted: bool) -> int | None:
+        """A notice in place of a flagged image; the requester learns why privately while the
+        token lives, else from the notice. The file stays on the server."""
+        reason = withheld_reason(job, channel_age_restricted=restricted)
+        private = self._transport.token_usable(job)
+        # The notice first: it replaces the waiting message, so the private follow-up after it
+        # is a message of its own (a first follow-up would take over a still-loading response).
+        message_id = await self._transport.post_text(
+            job, withheld_notice(job, mention, reason=None if private else reason))
+        if private and not await self._transport.tell_requester(job, reason):
+            log.warning("job %d: the requester could not be told privately why its image is "
+                        "withheld", job.id)
+        return message_id

@@ -32,6 +32,7 @@ def requester_from(interaction: discord.Interaction, *,
         token_expires_at=received + INTERACTION_TOKEN_LIFETIME,
         attachment_limit=interaction.filesize_limit,
         source="discord",
+        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
     )
 
 

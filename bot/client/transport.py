@@ -40,10 +40,13 @@ class ResultMessage:
     embed: discord.Embed
     view: discord.ui.View | None
     ping: str  # a channel post's text (the interaction is gone); "" pings no one
+    # More files after the first (a morph's contact sheet): (data, file name).
+    extra: tuple[tuple[bytes, str], ...] = ()
 
-    def file(self) -> discord.File:
-        """A fresh upload of the data (discord.py consumes a File once it is sent)."""
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
+    def files(self) -> list[discord.File]:
+        """Fresh uploads of the data (discord.py consumes a File once it is sent)."""
+        return [discord.File(io.BytesIO(data), filename=name)
+                for data, name in ((self.data, self.filename), *self.extra)]
 
 
 # The result encoded under an upload limit (bytes), with its message.
@@ -103,8 +106,13 @@ class DiscordTransport:
 
     async def post_result(self, job: Job, render: RenderResult, limit: int, *,
                           minimal: discord.Embed,
-                          refused: Callable[[discord.HTTPException], str]) -> int | None:
+                          refused: Callable[[discord.HTTPException], str],
+                          marker: str | None = None) -> int | None:
         """Post a result rendered under ``limit`` bytes; the posted message's id.
+
+        ``marker`` is the footer that identifies the posted message in the channel's history
+        (default: the job's; a grid's message carries its group's marker and goes out through
+        its first cell's job).
 
         A 413 means the server's limit is lower than the interaction said: the result is
         rendered again, smaller. A 400 would be refused again after every restart (and the user
@@ -114,7 +122,8 @@ class DiscordTransport:
         while True:
             message = await render(limit)
             try:
-                return await self._publish(job, message, message.embed, message.view)
+                return await self._publish(job, message, message.embed, message.view,
+                                           marker=marker)
             except discord.HTTPException as error:
                 if _is_too_large(error) and limit > SMALLEST_RETRY_LIMIT:
                     limit = min(limit, len(message.data)) * 3 // 4
@@ -124,12 +133,32 @@ class DiscordTransport:
                 log.warning("Discord refused the result of job %d (%s); posting a minimal "
                             "message", job.id, error)
             try:
-                return await self._publish(job, message, minimal, None)
+                return await self._publish(job, message, minimal, None, marker=marker)
             except discord.HTTPException as error:
                 if error.status != 400:
                     raise
                 log.warning("Discord refused the minimal result of job %d (%s)", job.id, error)
                 return await self.post_text(job, refused(error))
+
+    async def tell_requester(self, job: Job, text: str) -> bool:
+        """Send the requester alone ``text`` (an ephemeral follow-up) while the job's token
+        lives; False when it cannot (no token, expired or refused: say it publicly instead)."""
+        application_id, token = self._client.application_id, job.requester.interaction_token
+        if not self.token_usable(job) or application_id is None or token is None:
+            return False
+        # The follow-up webhook of the interaction (type 3, as Interaction.followup builds it):
+        # only that kind may send ephemeral messages.
+        followup = discord.Webhook.from_state(
+            data={"id": application_id, "type": 3, "token": token},
+            state=self._client._connection)
+        try:
+            await followup.send(clip(text), ephemeral=True,
+                                allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as error:
+            self._note_refusal(job, error)
+            log.info("job %d: could not tell the requester privately: %s", job.id, error)
+            return False
+        return True
 
     # -- the interaction webhook -------------------------------------------------------------
 
@@ -158,11 +187,11 @@ class DiscordTransport:
         return original.id
 
     async def _publish(self, job: Job, message: ResultMessage, embed: discord.Embed,
-                       view: discord.ui.View | None) -> int | None:
+                       view: discord.ui.View | None, *, marker: str | None = None) -> int | None:
         if (message_id := await self._waiting_message_id(job)) is not None:
             try:
                 await self._webhook(job).edit_message(
-                    message_id, content="", embed=embed, attachments=[message.file()],
+                    message_id, content="", embed=embed, attachments=message.files(),
                     view=view, allowed_mentions=discord.AllowedMentions.none())
                 return message_id
             except discord.HTTPException as error:
@@ -172,7 +201,7 @@ class DiscordTransport:
                 log.info("job %d: interaction token no longer valid; posting to the channel",
                          job.id)
         return await self._send_to_channel(job, content=message.ping, embed=embed,
-                                           file=message.file(), view=view)
+                                           files=message.files(), view=view, marker=marker)
 
     # -- the channel -------------------------------------------------------------------------
 
@@ -183,13 +212,14 @@ class DiscordTransport:
         return discord.AllowedMentions(everyone=False, roles=False,
                                        users=[discord.Object(job.requester.user_id)])
 
-    async def _send_to_channel(self, job: Job, **kwargs: object) -> int | None:
+    async def _send_to_channel(self, job: Job, *, marker: str | None = None,
+                               **kwargs: object) -> int | None:
         channel_id = job.requester.channel_id
         if channel_id is None:
             return None
         channel = self._client.get_partial_messageable(channel_id,
                                                        guild_id=job.requester.guild_id)
-        existing = await self._find_delivered(channel, job.id)
+        existing = await self._find_delivered(channel, marker or job_marker(job.id))
         if existing is not None:
             return existing
         message = await channel.send(allowed_mentions=self._mentions(job),  # type: ignore[call-overload]
@@ -197,9 +227,8 @@ class DiscordTransport:
         return int(message.id)
 
     async def _find_delivered(self, channel: discord.PartialMessageable,
-                              job_id: int) -> int | None:
-        """A message of ours already carrying this job's marker (a post before a crash)."""
-        marker = job_marker(job_id)
+                              marker: str) -> int | None:
+        """A message of ours already carrying this marker (a post before a crash)."""
         me = self._client.user
         try:
             async for message in channel.history(limit=HISTORY_SCAN):

@@ -81,6 +81,9 @@ async def dream(settings: Settings, args: argparse.Namespace) -> int:
     for job in finished:
         if job.state is JobState.DONE and job.output_path:
             print(Path(job.output_path))
+            if job.flagged:  # stdout stays one path a line, for scripts
+                print(f"neurostream dream: note: the safety checker flagged {job.output_path}",
+                      file=sys.stderr)
         else:
             failures += 1
             print(f"job {job.id} {job.state.value}: {job.error or 'no reason given'}",

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+from bot.domain.loras import lora_hashes_text
 from bot.domain.recipe import Mode, Recipe
 from bot.domain.text import normalise_text
 
 
 def _fmt_number(value: float) -> str:
     return f"{value:g}"
+
+
+def _quote(text: str) -> str:
+    """A settings value A1111's way: quoted (JSON) when it holds a comma, colon or quote."""
+    return json.dumps(text, ensure_ascii=False) if re.search(r'[,:"]', text) else text
+
+
+def _latent_fields(recipe: Recipe) -> list[tuple[str, str]]:
+    """A variation's and a morph frame's settings (A1111 writes the variation's; a morph's are
+    ours, in the same form, which A1111-format readers list as extra settings)."""
+    fields = []
+    if recipe.variation_seed is not None:
+        fields += [("Variation seed", str(recipe.variation_seed)),
+                   ("Variation seed strength", _fmt_number(recipe.variation_strength))]
+    if recipe.is_morph_frame:
+        fields += [("Blend seed", str(recipe.blend_seed)), ("Blend", _fmt_number(recipe.blend))]
+        if recipe.blend_variation_seed is not None:
+            fields += [("Blend variation seed", str(recipe.blend_variation_seed)),
+                       ("Blend variation seed strength",
+                        _fmt_number(recipe.blend_variation_strength))]
+        if recipe.blend_prompt is not None:
+            fields.append(("Blend prompt", _quote(normalise_text(recipe.blend_prompt).strip())))
+        if recipe.blend_negative:
+            fields.append(("Blend negative",
+                           _quote(normalise_text(recipe.blend_negative).strip())))
+    return fields
 
 
 def format_parameters(recipe: Recipe) -> str:
@@ -26,6 +54,11 @@ def format_parameters(recipe: Recipe) -> str:
     ]
     if recipe.mode is not Mode.TXT2IMG and recipe.strength is not None:
         fields.append(("Denoising strength", _fmt_number(recipe.strength)))
+    if recipe.upscaler:
+        fields.append(("Upscaler", _quote(recipe.upscaler)))
+    fields += _latent_fields(recipe)
+    if recipe.lora_hashes:  # A1111's own field, so readers (and civitai) find the LoRAs
+        fields.append(("Lora hashes", _quote(lora_hashes_text(recipe.lora_hashes))))
     # A validated recipe is already normalised; this keeps a recipe that skipped validation
     # (an old database row) from putting control characters or a newline, which would be read
     # as the start of the next section, into the metadata.
@@ -61,5 +94,16 @@ def parse_parameters(text: str) -> dict[str, str]:
     result = {"prompt": "\n".join(prompt_lines).strip(),
               "negative": "\n".join(negative_lines).strip()}
     for key, value in _SETTING.findall(settings_line):
-        result[key.strip()] = value.strip().strip('"')
+        result[key.strip()] = _unquote(value.strip())
     return result
+
+
+def _unquote(value: str) -> str:
+    """A settings value as written: a quoted one unescaped (A1111 quotes with JSON)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            text = json.loads(value)
+        except ValueError:
+            return value.strip('"')
+        return text if isinstance(text, str) else value.strip('"')
+    return value

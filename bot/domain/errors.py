@@ -35,3 +35,11 @@ class GenerationCancelled(NeurostreamError):
 
 class OutOfMemory(GenerationError):
     """The device ran out of memory; the queue retries a batch at half its size."""
+
+
+class RendererLost(GenerationError):
+    """The renderer (a Ray Serve replica) died during the job; the queue retries it once."""
+
+
+class RenderersUnreachable(NeurostreamError):
+    """The renderers cannot be reached; the queue keeps the jobs and waits for them."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.domain.recipe import Recipe
@@ -50,6 +50,8 @@ class Requester:
     token_expires_at: float | None = None
     attachment_limit: int | None = None
     source: str = "cli"
+    # The member's roles where the request was made (quota exemptions); not stored with jobs.
+    role_ids: tuple[int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,8 @@ class Job:
     error: str | None = None
     status_message_id: int | None = None
     message_id: int | None = None
+    # The safety checker flagged the image: it is kept, but never posted unblurred.
+    flagged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ class Mode(StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
     INPAINT = "inpaint"
+    # The input image resized to the recipe's size, then redrawn at a low strength (tiled when
+    # larger than the size limits, or through a ×4 upscaler model when one is configured).
+    UPSCALE = "upscale"
 
 
 # Our short scheduler names → the names AUTOMATIC1111 writes as "Sampler", so that prompt readers
@@ -28,6 +31,9 @@ SCHEDULERS: dict[str, str] = {
     "lms": "LMS",
     "heun": "Heun",
     "unipc": "UniPC",
+    # Few-step samplers for LCM and TCD models (and their LoRAs): 2-8 steps, low guidance.
+    "lcm": "LCM",
+    "tcd": "TCD",
 }
 
 SEED_MAX = 2**32 - 1
@@ -75,6 +81,29 @@ class Recipe:
     # A stream image: the pool entry it was expanded from and the expansion seed (reproducible).
     template: str | None = None
     template_seed: int | None = None
+    # Style presets (``/dream style:``) or a grid cell's styles whose words are in ``prompt``.
+    styles: tuple[str, ...] = ()
+    # A variation (A1111's "variation seed"): the initial noise is the spherical interpolation
+    # from the seed's noise towards the variation seed's at ``variation_strength`` (0 = the
+    # seed's image exactly; a seed of None is drawn when the job runs).
+    variation_seed: int | None = None
+    variation_strength: float = 0.0
+    # A morph frame, ``blend`` of the way from this recipe's image to another's: every noise
+    # (the initial one and the sampler's) and the prompt embeddings are interpolated towards
+    # that image's seed (with its own variation) and prompts. 0 = this image, 1 = the other.
+    blend: float = 0.0
+    blend_seed: int | None = None
+    blend_variation_seed: int | None = None
+    blend_variation_strength: float = 0.0
+    blend_prompt: str | None = None
+    blend_negative: str = ""
+    # The ×4 upscaler model an upscale went through (None: the model's own image-to-image).
+    upscaler: str | None = None
+    # LoRAs named in the prompt (``<lora:name:weight>``, A1111's syntax), resolved to the names
+    # of installed files: applied for this job only. ``lora_hashes`` are the files' A1111 short
+    # hashes, recorded when the job runs (the PNG's "Lora hashes").
+    loras: tuple[tuple[str, float], ...] = ()
+    lora_hashes: tuple[tuple[str, str], ...] = ()
 
     @property
     def sampler(self) -> str:
@@ -85,10 +114,16 @@ class Recipe:
         """The same recipe with a concrete seed."""
         return dataclasses.replace(self, seed=seed)
 
+    @property
+    def is_morph_frame(self) -> bool:
+        """Whether this recipe blends towards another image (a morph's frame)."""
+        return self.blend_seed is not None or self.blend_prompt is not None
+
     def batch_key(self) -> tuple[object, ...]:
-        """Jobs whose recipes share this key can run in one pipeline call."""
+        """Jobs whose recipes share this key can run in one pipeline call (variations and
+        morph frames too: their noise and prompt embeddings are per image)."""
         return (self.model, self.mode, self.width, self.height, self.steps, self.scheduler,
-                self.guidance, self.strength)
+                self.guidance, self.strength, self.loras)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict, the form stored in the database."""
@@ -103,4 +138,8 @@ class Recipe:
         values = {k: v for k, v in data.items() if k in fields}
         values["mode"] = Mode(values.get("mode", Mode.TXT2IMG))
         values["notes"] = tuple(values.get("notes") or ())  # JSON gives a list
+        values["styles"] = tuple(values.get("styles") or ())
+        values["loras"] = tuple((str(n), float(w)) for n, w in values.get("loras") or ())
+        values["lora_hashes"] = tuple((str(n), str(h))
+                                      for n, h in values.get("lora_hashes") or ())
         return cls(**values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from bot.domain.errors import ValidationError
 from bot.domain.jobs import Requester
@@ -43,6 +44,13 @@ class DreamRequest:
     # A stream image: the pool entry it was expanded from and the expansion seed.
     template: str | None = None
     template_seed: int | None = None
+    # ``/dream style:`` preset names chained with commas, resolved by the one door (their words
+    # follow the prompt); ``styles`` are style names already in ``prompt`` (a style grid's cell).
+    style: str | None = None
+    styles: tuple[str, ...] = ()
+    # ``/dream model:``: a name from the model catalogue (None: the channel theme's, else the
+    # default model).
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,10 @@ class JobRequest:
     ruled again, never themed twice). ``links`` say where the jobs come from; ``preset`` names a
     preset theme instead of the channel's (the CLI's ``--theme``); ``thread_parent_id`` is the
     channel a thread inherits its theme from.
+
+    ``cells`` makes a grid (a style grid, an X/Y plot): one job per cell, each themed on its
+    own and all ruled together (the caps count every cell); ``what`` then only describes the
+    grid and ``count`` must be 1. ``group_title`` and ``group_data`` are stored with the group.
     """
 
     what: DreamRequest | Recipe
@@ -65,6 +77,9 @@ class JobRequest:
     priority: int = PRIORITY_PERSON
     preset: str | None = None
     thread_parent_id: int | None = None
+    cells: tuple[DreamRequest | Recipe, ...] = ()
+    group_title: str = ""
+    group_data: dict[str, Any] | None = None
 
 
 def build_recipe(request: DreamRequest, *, defaults: Defaults, limits: Limits,
@@ -93,6 +108,7 @@ def build_recipe(request: DreamRequest, *, defaults: Defaults, limits: Limits,
         mask_image=request.mask_image,
         template=request.template,
         template_seed=request.template_seed,
+        styles=request.styles,
     )
     return validate_recipe(recipe, limits)
 

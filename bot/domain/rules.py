@@ -8,8 +8,9 @@ The queue caps are the first rule; blocklists, deny-lists and quotas plug in the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.domain.jobs import Job, Requester
@@ -29,6 +30,12 @@ class RuleContext:
     # Jobs admitted but not yet recorded (their insert is being awaited): they count too.
     in_flight: int = 0
     in_flight_total: int = 0
+    # The time of the request: quotas and timed denials are judged against it (a test passes
+    # its own clock).
+    now: float = field(default_factory=time.time)
+    # One request of several images shown together (a grid, a morph's frames, a style grid):
+    # it counts as one request against a person's cap (the total cap counts every image).
+    grouped: bool = False
 
     @property
     def by_person(self) -> bool:
@@ -60,7 +67,7 @@ class QueueCaps:
             return
         check_admission(context.waiting, context.requester.user_id, len(context.recipes),
                         self.caps, in_flight=context.in_flight,
-                        in_flight_total=context.in_flight_total)
+                        in_flight_total=context.in_flight_total, grouped=context.grouped)
 
 
 def run_rules(rules: Sequence[RequestRule], context: RuleContext) -> None:

@@ -143,10 +143,13 @@ class Caps:
 
 
 def check_admission(waiting: Sequence[Job], user_id: int | None, count: int, caps: Caps, *,
-                    in_flight: int = 0, in_flight_total: int = 0) -> None:
+                    in_flight: int = 0, in_flight_total: int = 0, grouped: bool = False) -> None:
     """Refuse (UserError) a request that would pass a cap; the message says the cap and count.
 
     ``in_flight`` counts the user's jobs admitted but not yet in ``waiting`` (being recorded).
+    A ``grouped`` request (one grid of ``count`` images) counts as one against the person's
+    cap, so a default cap does not forbid a 2×2 grid or a morph; while its images wait, they
+    count one by one against the person's next requests, and every image counts in the total.
     """
     queued = len(waiting) + in_flight_total
     if caps.total and queued + count > caps.total:
@@ -156,6 +159,10 @@ def check_admission(waiting: Sequence[Job], user_id: int | None, count: int, cap
         mine = in_flight + sum(1 for job in waiting
                                if job.requester.user_id == user_id
                                and job.priority >= PRIORITY_PERSON)
-        if mine + count > caps.per_user:
+        asked = 1 if grouped else count
+        if mine + asked > caps.per_user:
+            if mine == 0:  # the request alone is too big: say so, not "you already have 0"
+                raise UserError(f"this request makes {count} images and the limit is "
+                                f"{caps.per_user} waiting per person; ask for fewer at once")
             raise UserError(f"you already have {mine} job(s) waiting and the limit is "
                             f"{caps.per_user} per person; wait for one to finish or /cancel one")

@@ -43,6 +43,9 @@ class Theme:
     guidance: float | None = None
     scheduler: str | None = None
     name: str = ""  # the preset it came from; "" for a theme typed with /theme set
+    # The model this channel renders with (a name of [models.<name>]); a user's /dream model:
+    # still wins. None: the bot's default model.
+    model: str | None = None
 
     @property
     def label(self) -> str:
@@ -289,7 +292,8 @@ def check_theme(theme: Theme, limits: Limits) -> Theme:
 
 # -- preset files -----------------------------------------------------------------------------
 
-_PRESET_KEYS = ("name", "title", "description", "prefix", "suffix", "negative", "locked", "pool")
+_PRESET_KEYS = ("name", "title", "description", "prefix", "suffix", "negative", "locked", "pool",
+                "model")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
@@ -343,7 +347,8 @@ def preset_from_dict(data: Mapping[str, Any], *, name: str, limits: Limits,
     theme = Theme(prefix=_text(data, "prefix", required=True), suffix=_text(data, "suffix"),
                   negative=_text(data, "negative"), width=locked.get("width"),
                   height=locked.get("height"), steps=locked.get("steps"),
-                  guidance=guidance, scheduler=locked.get("scheduler"), name=name)
+                  guidance=guidance, scheduler=locked.get("scheduler"), name=name,
+                  model=_text(data, "model") or None)
     try:
         theme = check_theme(theme, limits)
     except ValidationError as error:

@@ -78,14 +78,56 @@ def _check_strength(strength: float | None, steps: int) -> float:
     return float(strength)
 
 
+# An upscale may be this many times the size limits: it is redrawn in tiles within them.
+UPSCALE_LIMIT_FACTOR = 2
+
+
+def _check_fraction(name: str, value: object) -> float:
+    """A number from 0 to 1 (a strength, a morph position)."""
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or math.isnan(value) or not 0.0 <= value <= 1.0):
+        raise ValidationError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _check_seed(name: str, value: int | None) -> None:
+    if value is not None:
+        _check_int_range(name, value, 0, SEED_MAX)
+
+
+def _check_latent_fields(recipe: Recipe, limits: Limits) -> Recipe:
+    """``recipe`` with its variation and morph fields checked and normalised."""
+    _check_seed("variation seed", recipe.variation_seed)
+    variation_strength = _check_fraction("variation strength", recipe.variation_strength)
+    blend = _check_fraction("morph position (blend)", recipe.blend)
+    _check_seed("morph seed (blend_seed)", recipe.blend_seed)
+    _check_seed("morph variation seed", recipe.blend_variation_seed)
+    blend_variation_strength = _check_fraction("morph variation strength",
+                                               recipe.blend_variation_strength)
+    if recipe.is_morph_frame and recipe.blend_seed is None:
+        raise ValidationError("a morph frame needs the seed of the image it blends towards "
+                              "(blend_seed)")
+    blend_prompt = recipe.blend_prompt
+    if blend_prompt is not None:
+        blend_prompt = check_text("morph prompt", blend_prompt, limits.prompt_max_chars,
+                                  required=True)
+    blend_negative = check_text("morph negative prompt", recipe.blend_negative,
+                                limits.prompt_max_chars, required=False)
+    return dataclasses.replace(recipe, variation_strength=variation_strength, blend=blend,
+                               blend_variation_strength=blend_variation_strength,
+                               blend_prompt=blend_prompt, blend_negative=blend_negative)
+
+
 def validate_recipe(recipe: Recipe, limits: Limits) -> Recipe:
     """Check every value of ``recipe`` against ``limits``; return it normalised (text in NFKC,
     one line, without control or invisible characters, stripped)."""
     prompt = check_text("prompt", recipe.prompt, limits.prompt_max_chars, required=True)
     negative = check_text("negative prompt", recipe.negative, limits.prompt_max_chars,
                            required=False)
-    _check_size("width", recipe.width, limits.width_min, limits.width_max)
-    _check_size("height", recipe.height, limits.height_min, limits.height_max)
+    # An upscale is drawn in tiles within the limits, so it may exceed them (twice, at most).
+    factor = UPSCALE_LIMIT_FACTOR if recipe.mode is Mode.UPSCALE else 1
+    _check_size("width", recipe.width, limits.width_min, limits.width_max * factor)
+    _check_size("height", recipe.height, limits.height_min, limits.height_max * factor)
     _check_int_range("steps", recipe.steps, limits.steps_min, limits.steps_max)
     guidance = recipe.guidance
     if isinstance(guidance, bool) or not isinstance(guidance, int | float) or math.isnan(guidance):
@@ -106,5 +148,6 @@ def validate_recipe(recipe: Recipe, limits: Limits) -> Recipe:
         if recipe.mode is Mode.INPAINT and not recipe.mask_image:
             raise ValidationError("inpaint needs a mask image (white = repaint, black = keep)")
         strength = _check_strength(recipe.strength, recipe.steps)
+    recipe = _check_latent_fields(recipe, limits)
     return dataclasses.replace(recipe, prompt=prompt, negative=negative,
                                guidance=float(guidance), strength=strength)

@@ -6,7 +6,7 @@ types without importing the engine; ``bot.inference.engine`` re-exports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -29,9 +29,17 @@ class StepProgress:
 
 @dataclass(slots=True)
 class GenerationResult:
-    """The images of one call, their full recipes (seed filled in) and how long it took."""
+    """The images of one call, their full recipes (seed filled in) and how long it took.
+
+    ``flagged`` holds the safety checker's verdict per image ([]: nothing checked them).
+    """
 
     images: list[Image.Image]
     recipes: list[Recipe]
     seconds: float
     step_seconds: float
+    flagged: list[bool] = field(default_factory=list)
+
+    def is_flagged(self, index: int) -> bool:
+        """Whether the safety checker flagged image ``index``."""
+        return index < len(self.flagged) and self.flagged[index]

@@ -32,6 +32,10 @@ SCHEDULER_CLASSES: dict[str, tuple[str, dict[str, Any]]] = {
     "lms": ("LMSDiscreteScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
     "unipc": ("UniPCMultistepScheduler", {}),
+    # Few-step samplers: made for LCM / TCD distilled models and LoRAs (2-8 steps, guidance
+    # 1-2). On an ordinary model they run but give blurred images.
+    "lcm": ("LCMScheduler", {}),
+    "tcd": ("TCDScheduler", {}),
 }
 
 

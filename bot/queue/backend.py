@@ -21,6 +21,7 @@ from bot.domain.recipe import Mode, Recipe
 
 if TYPE_CHECKING:
     from bot.inference.engine import Engine
+    from bot.inference.models import ModelPool
     from bot.inference.results import GenerationResult, StepProgress
     from bot.inference.worker import InferenceWorker
 
@@ -71,14 +72,26 @@ class InProcessBackend:
     slots = 1  # one thread owns the model: one batch at a time
 
     def __init__(self, worker: InferenceWorker[Engine], *, progress_interval: float = 0.5,
-                 locate: Locate | None = None) -> None:
+                 locate: Locate | None = None, models: ModelPool | None = None) -> None:
         """Every reported step wakes the event loop's thread, which on a CPU takes a core from
         torch mid-step; nobody needs more than two a second (messages are edited every 1.5 s).
         ``locate`` finds input images that recipes name by reference (``sha256:<hex>``).
+        ``models`` picks each batch's engine by ``Recipe.model`` (None: the worker's engine
+        renders everything); the worker's own engine is its default model's.
         """
         self._worker = worker
         self._progress_interval = progress_interval
         self._locate = locate
+        self._models = models
+
+    def switch_seconds(self, model: str) -> float:
+        """About how long a job of ``model`` waits for its model to load (0 when loaded)."""
+        return self._models.switch_seconds(model) if self._models is not None else 0.0
+
+    @property
+    def loading(self) -> str | None:
+        """The model being loaded now, if any (for the waiting message)."""
+        return self._models.loading if self._models is not None else None
 
     @property
     def model_id(self) -> str:
@@ -93,6 +106,15 @@ class InProcessBackend:
         recipes = list(recipes)
 
         def run(engine: Engine) -> GenerationResult:
+            if self._models is not None:
+                self._models.adopt(engine)
+                loads = self._models.loads
+                engine = self._models.engine(recipes[0].model)
+                if progress is not None and self._models.loads != loads:
+                    from bot.inference.results import StepProgress
+
+                    # Loaded: the step watchdog counts from now, not from the load's start.
+                    progress(StepProgress(0, recipes[0].steps, 0.0, None))
             images = masks = None
             if recipes[0].mode is not Mode.TXT2IMG:
                 images = [_open(r.init_image, "RGB", self._locate) for r in recipes]

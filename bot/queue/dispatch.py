@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.domain.errors import GenerationCancelled, NeurostreamError, OutOfMemory
+from bot.domain.errors import (
+    GenerationCancelled,
+    NeurostreamError,
+    OutOfMemory,
+    RendererLost,
+    RenderersUnreachable,
+)
 from bot.domain.jobs import Job, JobState
 from bot.domain.recipe import Recipe
 from bot.queue.backend import Backend
@@ -46,6 +52,7 @@ class Failure:
 
     reason: str
     out_of_memory: bool = False
+    renderer_lost: bool = False  # the renderer died, not the job: worth one more try
 
 
 @dataclass(eq=False)
@@ -82,6 +89,7 @@ class Dispatcher:
         count = max(1, int(getattr(backend, "slots", 1)))
         self.slots = [Slot(index, new_saver()) for index in range(count)]
         self._wake = asyncio.Event()
+        self._positions_due = False  # a publication of the positions is scheduled
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- state ---------------------------------------------------------------------------------
@@ -147,6 +155,9 @@ class Dispatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self._renderers_reachable()
+            if not self.waiting:  # taken by another slot meanwhile
+                continue
             # Pick and pop with no await between: another slot sees these jobs gone.
             batch = self._policy.pick(list(self.waiting.values()), self.max_batch)
             for job in batch:
@@ -168,10 +179,20 @@ class Dispatcher:
                                        EventKind.FAILED, error="the queue failed to run it")
                 slot.running.clear()
 
-    async def _run_contained(self, slot: Slot, batch: list[Job]) -> None:
-        """Run a batch; on failure split it (halves on OOM, else one by one)."""
+    async def _run_contained(self, slot: Slot, batch: list[Job], *, retried: bool = False
+                             ) -> None:
+        """Run a batch; on failure split it (halves on OOM, else one by one). A batch whose
+        renderer died is run again once, whole (a scale-out backend sends it to another)."""
         failure = await self._run_batch(slot, batch)
         if failure is None:
+            return
+        if failure.renderer_lost and not retried:
+            log.warning("slot %d: %s; retrying jobs %s once", slot.index, failure.reason,
+                        [job.id for job in batch])
+            slot.running.clear()
+            fresh = await self._jobs.transition_many([job.id for job in batch], JobState.QUEUED,
+                                                     attempts_delta=-1, started_at=None)
+            await self._run_contained(slot, fresh, retried=True)
             return
         if len(batch) == 1:
             await self._finish(slot, batch, JobState.FAILED, EventKind.FAILED,
@@ -187,7 +208,14 @@ class Dispatcher:
         for part in parts:
             fresh = await self._jobs.transition_many([job.id for job in part], JobState.QUEUED,
                                                      attempts_delta=-1, started_at=None)
-            await self._run_contained(slot, fresh)
+            await self._run_contained(slot, fresh, retried=retried)
+
+    async def _renderers_reachable(self) -> None:
+        """Wait while the backend's renderers are away (a backend without the notion is
+        always reachable); the waiting jobs stay in line meanwhile."""
+        wait = getattr(self._backend, "wait_reachable", None)
+        if wait is not None:
+            await wait()
 
     async def _requeue(self, slot: Slot, jobs: Sequence[Job]) -> list[Job]:
         """Put running jobs back to queued in the table; returns them as now recorded."""
@@ -233,6 +261,16 @@ class Dispatcher:
             return None
         except OutOfMemory as error:
             return Failure(str(error), out_of_memory=True)
+        except RendererLost as error:
+            return Failure(str(error), renderer_lost=True)
+        except RenderersUnreachable as error:
+            # Not the jobs' fault: back in line (attempt given back); this slot and the others
+            # wait in _renderers_reachable, and the waiting users are told where they stand.
+            log.warning("slot %d: %s", slot.index, error)
+            for job in await self._requeue(slot, running):
+                self.add(job)
+            self.publish_positions()
+            return None
         except NeurostreamError as error:
             return Failure(str(error))
         except Exception as error:
@@ -249,13 +287,15 @@ class Dispatcher:
         self._policy.learn_step_cost(running[0].recipe, result.step_seconds)
         for job in running:
             slot.running.pop(job.id, None)
+        # The safety checker's verdict per job, recorded with the result.
+        flagged = {job.id: result.is_flagged(index) for index, job in enumerate(running)}
         await slot.saver.save(running, result, functools.partial(
-            self._record_saved, step_seconds=result.step_seconds))
+            self._record_saved, step_seconds=result.step_seconds, flagged=flagged))
         return None
 
     async def _record_saved(self, job: Job, recipe: Recipe, path: Path | None,
                             output: ResultOutput | None, error: str | None, *,
-                            step_seconds: float) -> None:
+                            step_seconds: float, flagged: dict[int, bool]) -> None:
         if path is None:
             ended = await self._jobs.transition(job.id, JobState.FAILED,
                                                 finished_at=time.time(), error=error)
@@ -263,7 +303,8 @@ class Dispatcher:
             return
         done = await self._jobs.transition(
             job.id, JobState.DONE, recipe=recipe, output_path=str(path),
-            finished_at=time.time(), step_seconds=step_seconds)
+            finished_at=time.time(), step_seconds=step_seconds,
+            flagged=int(flagged.get(job.id, False)))
         self._events.publish(JobEvent(EventKind.DONE, done, output=output))
 
     async def _generate(self, slot: Slot, running: list[Job],
@@ -319,7 +360,18 @@ class Dispatcher:
         return self._policy.etas(order, self.busy())
 
     def publish_positions(self) -> None:
-        """Tell each watched waiting job its place and ETA."""
+        """Tell each watched waiting job its place and ETA, once the current callbacks ran.
+
+        Ordering the waiting jobs costs O(n log n), so the starts of many slots in one
+        iteration of the event loop (64 replicas finishing together) share one publication.
+        """
+        if self._positions_due:
+            return
+        self._positions_due = True
+        asyncio.get_running_loop().call_soon(self._publish_positions_now)
+
+    def _publish_positions_now(self) -> None:
+        self._positions_due = False
         order = self._policy.ordered(list(self.waiting.values()))
         watched = [index for index, job in enumerate(order) if self._events.watched(job.id)]
         if not watched:

@@ -7,7 +7,8 @@ backend slots. No I/O and no awaits, so a slot can pick and mark served in one g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.domain import scheduling
@@ -33,6 +34,8 @@ class QueuePolicy:
         # Measured seconds per denoising step per pixel (exponential average), for ETAs.
         self.step_cost: float | None = None
         self._live_cost: float | None = None  # from a running job, before the first finishes
+        # Seconds to get a model ready (0 when loaded; None: no switch costs anything).
+        self.switch_seconds: Callable[[str], float] | None = None
 
     # -- fairness ----------------------------------------------------------------------------
 
@@ -82,8 +85,18 @@ class QueuePolicy:
             slot.recipe.width * slot.recipe.height if slot else 0, cost)
             for slot in busy] or [0.0]
         etas: list[float | None] = []
+        # Each slot's model: a job of another model waits for that model's load too.
+        models = [slot.recipe.model if slot else None for slot in busy] or [None]
+        # The slot that frees first (the first of the earliest on a tie) from a heap: with many
+        # replicas and a long queue, a scan of every slot per job was the loop's largest cost.
+        heap = [(at, index) for index, at in enumerate(free_at)]
+        heapq.heapify(heap)
         for job in order:
-            slot = min(range(len(free_at)), key=free_at.__getitem__)  # first of the earliest
-            etas.append(free_at[slot])
-            free_at[slot] += scheduling.estimate_wait([job], 0, 0, cost)
+            at, slot = heapq.heappop(heap)
+            model = job.recipe.model
+            if self.switch_seconds is not None and model != models[slot]:
+                at += self.switch_seconds(model)
+                models[slot] = model
+            etas.append(at)
+            heapq.heappush(heap, (at + scheduling.estimate_wait([job], 0, 0, cost), slot))
         return etas

@@ -45,6 +45,8 @@ class JobQueue:
         self._sources = frozenset(sources)
         self._max_attempts = max_attempts
         self._policy = QueuePolicy()
+        # A backend that loads models on demand says what a switch costs, for the ETAs.
+        self._policy.switch_seconds = getattr(backend, "switch_seconds", None)
         self._events = EventBus()
         self._dispatch = Dispatcher(
             jobs, backend, self._policy, self._events,

@@ -7,9 +7,12 @@ the footer marker (``neurostream job #N``, how a restart finds a delivered resul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 
 from bot.domain.jobs import Job
+from bot.domain.lineage import JobGroup
 from bot.domain.recipe import Recipe
 from bot.render.texts import DISCORD_MESSAGE_LIMIT, Segment, UserText, fit, fit_all
 
@@ -55,6 +58,71 @@ def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.
     if note:
         fields.append(("Note", [note], False))
     return fitted_embed([UserText(words)], fields, footer=job_marker(job.id))
+
+
+def grid_embed(jobs: Sequence[Job], group_id: int, *, done: Sequence[int]) -> discord.Embed:
+    """The embed under a ``/dream count:`` grid: the shared recipe, each cell's seed, and what
+    the U and V buttons do. ``done`` are the cells that have an image."""
+    first = jobs[0]
+    recipe = first.recipe
+    words = recipe.prompt if recipe.user_prompt is None else recipe.user_prompt
+    fields: list[Field] = []
+    if recipe.theme is not None:
+        fields.append(("Theme", theme_segments(recipe), False))
+    if recipe.negative:
+        fields.append(("Negative", [UserText(recipe.negative)], False))
+    seeds = " · ".join(f"{index}: {job.recipe.seed}" for index, job in enumerate(jobs, 1))
+    fields += [("Seeds", [seeds], False),
+               ("Size", [f"{recipe.width}×{recipe.height}"], True),
+               ("Steps", [str(recipe.steps)], True),
+               ("Guidance", [f"{recipe.guidance:g}"], True),
+               ("Sampler", [recipe.sampler], True),
+               ("Model", [UserText(recipe.model, 200)], True)]
+    failed = [(index, job) for index, job in enumerate(jobs, 1) if job.id not in done]
+    for index, job in failed:
+        if job.flagged:  # its file is kept; the grid shows a placeholder
+            fields.append((f"Image {index} withheld", ["the safety checker flagged it"], False))
+            continue
+        fields.append((f"Image {index} failed", [UserText(job.error or job.state.value, 300)],
+                       False))
+    requester = first.requester
+    who: Segment = (f"<@{requester.user_id}>" if requester.user_id
+                    else UserText(requester.user_name or "someone", 100))
+    fields.append(("Requested by", [who], False))
+    fields.append(("Buttons", ["U: that image at full size, with its recipe · "
+                               "V: a subtle variation of it"], False))
+    return fitted_embed([UserText(words)], fields, footer=group_marker(group_id, "grid"))
+
+
+def morph_embed(jobs: Sequence[Job], group: JobGroup, *, done: Sequence[int]) -> discord.Embed:
+    """The embed under a ``/morph``: its two ends, the frames, and where each frame's recipe
+    is (every frame is a job of its own, so any one can be rendered again)."""
+    first, last = jobs[0], jobs[-1]
+    recipe = first.recipe
+    ends = [f"job {group.data.get('from', '?')} → job {group.data.get('to', '?')}"]
+    fields: list[Field] = [
+        ("From", [UserText(first.recipe.prompt)], False),
+        ("To", [UserText(last.recipe.blend_prompt or last.recipe.prompt)], False),
+        ("Frames", [f"{len(done)} of {len(jobs)} · jobs {first.id}–{last.id}"], True),
+        ("Size", [f"{recipe.width}×{recipe.height}"], True),
+        ("Steps", [str(recipe.steps)], True),
+        ("Model", [UserText(recipe.model, 200)], True)]
+    failed = [(index, job) for index, job in enumerate(jobs, 1) if job.id not in done]
+    for index, job in failed[:5]:
+        fields.append((f"Frame {index} failed", [UserText(job.error or job.state.value, 300)],
+                       False))
+    requester = first.requester
+    who: Segment = (f"<@{requester.user_id}>" if requester.user_id
+                    else UserText(requester.user_name or "someone", 100))
+    fields.append(("Requested by", [who], False))
+    return fitted_embed(["🎞️ Morph · ", *ends], fields, footer=group_marker(group.id, "morph"))
+
+
+def minimal_group_embed(group_id: int, kind: str) -> discord.Embed:
+    """The smallest embed that still marks a grid or a morph (what a refused one falls back
+    to)."""
+    return fitted_embed(["Each image's recipe is kept with its own job."], [],
+                        footer=group_marker(group_id, kind))
 
 
 def minimal_embed(job: Job) -> discord.Embed:
@@ -116,3 +184,8 @@ def waiting_text(recipe: Recipe, status: str) -> str:
 def job_marker(job_id: int) -> str:
     """The footer text that identifies a job's delivered result."""
     return f"neurostream job #{job_id}"
+
+
+def group_marker(group_id: int, kind: str) -> str:
+    """The footer text that identifies a delivered group message (``grid``, ``morph``)."""
+    return f"neurostream {kind} #{group_id}"

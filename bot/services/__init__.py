@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.services.craft import StyleService
 from bot.services.generation import GenerationService
+from bot.services.intake import IntakeService
+from bot.services.moderation import ModerationService
+from bot.services.party import PartyService
 from bot.services.streams import StreamService
 from bot.services.themes import ThemeService
+from bot.services.tools import ToolService
+from bot.services.wall import WallService
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +23,15 @@ class Services:
     generation: GenerationService
     themes: ThemeService
     streams: StreamService
+    intake: IntakeService
+    craft: StyleService
+    moderation: ModerationService
+    party: PartyService
+    wall: WallService
+    # Vary, upscale, zoom out, remix and morph finished images.
+    tools: ToolService
 
 
-__all__ = ["GenerationService", "Services", "StreamService", "ThemeService"]
+__all__ = ["GenerationService", "IntakeService", "ModerationService", "PartyService",
+           "Services", "StreamService", "StyleService", "ThemeService", "ToolService",
+           "WallService"]

@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.domain.errors import UserError
+from bot.domain.errors import UserError, ValidationError
 from bot.domain.jobs import Job, QueueEntry
 from bot.domain.lineage import JobGroup
-from bot.domain.recipe import Recipe
-from bot.domain.requests import Defaults, JobRequest, batch_recipes
+from bot.domain.loras import LoraShelf, with_loras
+from bot.domain.models import ModelCatalog, ModelSpec, fit_to_model
+from bot.domain.recipe import SEED_MAX, Recipe
+from bot.domain.requests import Defaults, DreamRequest, JobRequest, batch_recipes
 from bot.domain.rules import QueueCaps, RequestRule, RuleContext, run_rules
 from bot.domain.scheduling import Caps
+from bot.domain.styles import StyleCatalog, apply_styles
 from bot.domain.themes import Theme, TokenCounter, build_themed_recipe, with_cut_note
 from bot.domain.validation import Limits, validate_recipe
 from bot.queue.events import EventKind, JobEvent
@@ -37,6 +42,7 @@ from bot.storage.jobs import JobRepository
 from bot.storage.lineage import LineageRepository
 
 if TYPE_CHECKING:
+    from bot.domain.party import Party, PartyLookup
     from bot.services.themes import ThemeService
 
 Acknowledge = Callable[[], Awaitable[object]]
@@ -74,6 +80,17 @@ class GenerationService:
         # Counts prompt tokens for the 77-token note (None: a pure estimate); set once the
         # model is loaded.
         self.count_tokens: TokenCounter | None = None
+        # The style presets ``/dream style:`` names (set at start-up; None: none loaded).
+        self.styles: StyleCatalog | None = None
+        # The named models (set at start-up; None: only ``model_id``) and the installed LoRAs
+        # that prompts name as <lora:name:weight> (None: none).
+        self.models: ModelCatalog | None = None
+        self.loras: LoraShelf | None = None
+        # Told of every job as it is recorded (the moderation service counts quotas with it).
+        self.on_recorded: list[Callable[[Job], None]] = []
+        # The party running in a channel (set at start-up): while one runs there, every job
+        # made there joins the party's group and the party's theme applies.
+        self.parties: PartyLookup | None = None
 
     # -- the one door ----------------------------------------------------------------------
 
@@ -91,7 +108,8 @@ class GenerationService:
         run_rules(self.rules, RuleContext(
             recipes=tuple(recipes), requester=request.requester, priority=request.priority,
             origin=request.requester.source, waiting=self.queue.waiting(),
-            in_flight=self._in_flight[user_id], in_flight_total=sum(self._in_flight.values())))
+            in_flight=self._in_flight[user_id], in_flight_total=sum(self._in_flight.values()),
+            now=time.time(), grouped=request.group is not None and len(recipes) > 1))
         self._in_flight[user_id] += len(recipes)
         jobs: list[Job] = []
         try:
@@ -101,36 +119,101 @@ class GenerationService:
             recipes = [with_cut_note(recipe, self.count_tokens) for recipe in recipes]
             # 4. Record (committed before anyone is told) and queue.
             group = await self._group(request)
+            party = self._party(request)
             parent_id = request.links[0].parent_id if request.links else None
             for position, recipe in enumerate(recipes):
                 job = await self.queue.submit(recipe, request.requester, parent_id=parent_id,
                                               priority=request.priority)
                 self._in_flight[user_id] -= 1
                 jobs.append(job)
+                for recorded in self.on_recorded:  # no await since the in-flight count fell
+                    recorded(job)
                 if self._lineage is not None:
                     await self._lineage.add_links(job.id, request.links)
                     if group is not None:
                         await self._lineage.add_member(group.id, job.id, position)
+                    if party is not None:  # ordered by job id in the party
+                        await self._lineage.add_member(party.group_id, job.id, job.id)
             return jobs
         finally:
             self._in_flight[user_id] -= len(recipes) - len(jobs)
             if self._in_flight[user_id] <= 0:
                 del self._in_flight[user_id]
 
+    def preview(self, request: JobRequest) -> list[Recipe]:
+        """The recipes ``submit`` would queue (validated, styled, themed), without running the
+        rules or recording anything: what ``/prompt check`` shows."""
+        return self._recipes(request)
+
     def _recipes(self, request: JobRequest) -> list[Recipe]:
         """The validated, themed recipes of a request (pure; ValidationError names the value)."""
-        what = request.what
-        if isinstance(what, Recipe):
-            # Built and themed before (a Reroll): validated again, never themed twice.
-            recipe = validate_recipe(dataclasses.replace(what, model=self.model_id, notes=()),
-                                     self.limits)
-        else:
-            recipe = build_themed_recipe(what, self._theme(request), defaults=self.defaults,
-                                         limits=self.limits, model=self.model_id,
-                                         note_cut_words=False)
+        if request.cells:  # a grid: one job per cell, all ruled together
+            if request.count != 1:
+                raise ValidationError(f"a grid makes one image per cell, got count {request.count}")
+            return [self._recipe(cell, request) for cell in request.cells]
+        recipe = self._recipe(request.what, request)
+        if recipe.seed is None and request.count > 1:
+            # Seeds seed, seed+1, … (as A1111 and the CLI's --n do) from one drawn seed, so a
+            # grid's cells are neighbours that a user can reproduce one by one.
+            recipe = recipe.with_seed(secrets.randbelow(SEED_MAX - request.count + 2))
         return batch_recipes(recipe, request.count)
 
+    def _recipe(self, what: DreamRequest | Recipe, request: JobRequest) -> Recipe:
+        if isinstance(what, Recipe):
+            # Built and themed before (a Reroll): validated again, never themed twice; it keeps
+            # its model while this bot still has it.
+            spec = self.model(what.model if what.model in self.model_names() else None)
+            recipe = validate_recipe(dataclasses.replace(what, model=spec.name, notes=()),
+                                     spec.limits)
+            return with_loras(fit_to_model(recipe, spec), self.loras)
+        if what.style is not None:  # /dream style: presets' words follow the user's words
+            what = apply_styles(what, self.styles or StyleCatalog())
+        theme = self._theme(request)
+        # The user's model:, else the theme's (a themed channel or a stream's preset).
+        if what.model is None and theme is not None and theme.model is not None:
+            try:
+                spec = self.model(theme.model)
+            except ValidationError as error:
+                raise ValidationError(f"the theme {theme.label!r} names a model this bot does "
+                                      f"not have: {error}") from None
+        else:
+            spec = self.model(what.model)
+        recipe = build_themed_recipe(what, theme, defaults=spec.defaults, limits=spec.limits,
+                                     model=spec.name, note_cut_words=False)
+        return with_loras(fit_to_model(recipe, spec), self.loras)
+
+    def model_names(self) -> list[str]:
+        """The models requests may name, the default first."""
+        if self.models is None:
+            return [self.model_id]
+        return self.models.with_default_name(self.model_id).names()
+
+    def lora_names(self) -> list[str]:
+        """The installed LoRAs' names (for /models and autocomplete)."""
+        return self.loras.names() if self.loras is not None else []
+
+    def model(self, name: str | None = None, *, what: str = "model") -> ModelSpec:
+        """The model called ``name`` (None: the default); ValidationError with close matches.
+
+        The default model takes this service's ``defaults`` and ``limits`` (from ``[model]``)
+        and ``model_id`` (the loaded engine's name).
+        """
+        catalog = (self.models or ModelCatalog.single(ModelSpec(self.model_id))
+                   ).with_default_name(self.model_id)
+        spec = catalog.get(name, what=what)
+        if spec is catalog.default:
+            spec = dataclasses.replace(spec, defaults=self.defaults, limits=self.limits)
+        return spec
+
+    def _party(self, request: JobRequest) -> Party | None:
+        if self.parties is None:
+            return None
+        return self.parties.party_in(request.requester.channel_id)
+
     def _theme(self, request: JobRequest) -> Theme | None:
+        party = self._party(request)
+        if party is not None and party.theme is not None:  # a party's theme wins
+            return party.theme
         if self.themes is None:
             return None
         if request.preset is not None:
@@ -145,15 +228,32 @@ class GenerationService:
         requester = request.requester
         return await self._lineage.add_group(request.group, guild_id=requester.guild_id,
                                              channel_id=requester.channel_id,
-                                             created_by=requester.user_id)
+                                             created_by=requester.user_id,
+                                             title=request.group_title, data=request.group_data)
 
     # -- jobs --------------------------------------------------------------------------------
 
     async def job(self, job_id: int) -> Job:
         """A recorded job; UserError if there is none with that number."""
+        # An id from a custom_id or an option is checked like any input: SQLite's integers
+        # are 64-bit, and a forged "ns:reroll:99…9" must be a refusal, not an OverflowError.
+        if not 1 <= job_id < 2**63:
+            raise UserError(f"there is no job {job_id}")
         job = await self._jobs.get(job_id) if self._jobs is not None else None
         if job is None:
             raise UserError(f"job {job_id} is not in this bot's records any more")
+        return job
+
+    async def job_for(self, job_id: int, guild_id: int | None) -> Job:
+        """A recorded job of the server ``guild_id`` (None: outside any server), for a button or
+        an option naming a job: a forged custom_id that points at another server's job is
+        refused with the same words as a job that does not exist, so it reveals nothing."""
+        try:
+            job: Job | None = await self.job(job_id)
+        except UserError:
+            job = None
+        if job is None or job.requester.guild_id != guild_id:
+            raise UserError(f"job {job_id} is not in this server's records")
         return job
 
     async def record_status_message(self, job_id: int, message_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from types import TracebackType
 
@@ -11,6 +12,19 @@ import aiosqlite
 from bot.storage.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by this user only (0600): it holds interaction tokens
+    and who asked for what. SQLite gives its -wal and -shm files the same mode. An existing
+    file keeps its mode (the operator may have chosen it), with a warning if others can read it.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            log.warning("database %s can be read by other users (mode %o); chmod 600 it",
+                        path, path.stat().st_mode & 0o777)
 
 
 class Database:
@@ -24,6 +38,7 @@ class Database:
     async def open(cls, path: Path) -> Database:
         """Open (creating if needed) the database at ``path`` and migrate it."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         connection = await aiosqlite.connect(path)
         connection.row_factory = aiosqlite.Row
         # WAL lets the CLI read while the bot writes; NORMAL is durable across process crashes.

@@ -16,7 +16,7 @@ from bot.storage.database import Database
 _COLUMNS = ("id, state, recipe, source, user_id, user_name, guild_id, channel_id, "
             "interaction_token, token_expires_at, attachment_limit, parent_id, priority, "
             "attempts, created_at, started_at, finished_at, step_seconds, output_path, error, "
-            "status_message_id, message_id")
+            "status_message_id, message_id, flagged")
 
 
 def _column_value(value: Any) -> Any:
@@ -36,7 +36,7 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
                started_at=row["started_at"], finished_at=row["finished_at"],
                step_seconds=row["step_seconds"], output_path=row["output_path"],
                error=row["error"], status_message_id=row["status_message_id"],
-               message_id=row["message_id"])
+               message_id=row["message_id"], flagged=bool(row["flagged"]))
 
 
 class JobRepository:

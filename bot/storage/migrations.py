@@ -122,6 +122,142 @@ MIGRATIONS: list[str] = [
         created_at REAL    NOT NULL
     );
     """,
+    # 4: moderation — server blocklists, settings (quota overrides, the safety setting), quota
+    #    exemptions, denied members and the moderators' audit log; jobs by person and server
+    #    (quotas are counted from the jobs table at start).
+    """
+    CREATE TABLE blocklist_rules (
+        guild_id INTEGER NOT NULL,
+        rule_key TEXT    NOT NULL,
+        rule     TEXT    NOT NULL,
+        added_by INTEGER,
+        added_at REAL    NOT NULL,
+        PRIMARY KEY (guild_id, rule_key)
+    );
+    CREATE TABLE guild_settings (
+        guild_id          INTEGER PRIMARY KEY,
+        per_minute        INTEGER,
+        per_hour          INTEGER,
+        per_day           INTEGER,
+        nsfw_allowed      INTEGER NOT NULL DEFAULT 0,
+        default_blocklist INTEGER NOT NULL DEFAULT 1,
+        updated_at        REAL    NOT NULL
+    );
+    CREATE TABLE quota_exemptions (
+        guild_id INTEGER NOT NULL,
+        role_id  INTEGER NOT NULL,
+        added_by INTEGER,
+        added_at REAL    NOT NULL,
+        PRIMARY KEY (guild_id, role_id)
+    );
+    CREATE TABLE denied_members (
+        guild_id  INTEGER NOT NULL,
+        user_id   INTEGER NOT NULL,
+        reason    TEXT    NOT NULL DEFAULT '',
+        until     REAL,
+        by_id     INTEGER,
+        by_name   TEXT    NOT NULL DEFAULT '',
+        denied_at REAL    NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER,
+        at         REAL    NOT NULL,
+        actor_id   INTEGER,
+        actor_name TEXT    NOT NULL DEFAULT '',
+        action     TEXT    NOT NULL,
+        target     TEXT    NOT NULL DEFAULT '',
+        detail     TEXT    NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_by_guild ON audit_log(guild_id, id);
+    CREATE INDEX jobs_by_guild_user ON jobs(guild_id, user_id, created_at);
+    CREATE INDEX jobs_by_created ON jobs(created_at);
+    """,
+    # 5: parties (topic, theme, roles, associations, the Art Expert's picks), votes on any
+    #    result, star boards and what they reposted, channels shown on the live wall, results
+    #    their authors deleted (left out of galleries); jobs by when they finished (the wall).
+    """
+    CREATE TABLE parties (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id           INTEGER,
+        channel_id         INTEGER NOT NULL,
+        topic              TEXT    NOT NULL,
+        theme              TEXT,
+        group_id           INTEGER NOT NULL REFERENCES job_groups(id),
+        started_by         INTEGER,
+        started_by_name    TEXT    NOT NULL DEFAULT '',
+        started_at         REAL    NOT NULL,
+        ends_at            REAL,
+        ended_at           REAL,
+        ended_by           INTEGER,
+        summary_message_id INTEGER
+    );
+    -- One party per channel at a time, held by the database itself.
+    CREATE UNIQUE INDEX parties_running_by_channel ON parties(channel_id) WHERE ended_at IS NULL;
+    CREATE TABLE party_roles (
+        party_id   INTEGER NOT NULL REFERENCES parties(id),
+        role       TEXT    NOT NULL,
+        user_id    INTEGER NOT NULL,
+        user_name  TEXT    NOT NULL DEFAULT '',
+        granted_by INTEGER,
+        granted_at REAL    NOT NULL,
+        PRIMARY KEY (party_id, role)
+    );
+    CREATE TABLE party_associations (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        party_id  INTEGER NOT NULL REFERENCES parties(id),
+        user_id   INTEGER,
+        user_name TEXT    NOT NULL DEFAULT '',
+        text      TEXT    NOT NULL,
+        added_at  REAL    NOT NULL
+    );
+    CREATE INDEX party_associations_by_party ON party_associations(party_id, id);
+    CREATE TABLE party_picks (
+        party_id  INTEGER NOT NULL REFERENCES parties(id),
+        job_id    INTEGER NOT NULL REFERENCES jobs(id),
+        picked_by INTEGER,
+        picked_at REAL    NOT NULL,
+        PRIMARY KEY (party_id, job_id)
+    );
+    CREATE TABLE votes (
+        job_id   INTEGER NOT NULL REFERENCES jobs(id),
+        user_id  INTEGER NOT NULL,
+        voted_at REAL    NOT NULL,
+        PRIMARY KEY (job_id, user_id)
+    );
+    CREATE TABLE starboards (
+        guild_id   INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        threshold  INTEGER NOT NULL,
+        set_by     INTEGER,
+        set_at     REAL    NOT NULL
+    );
+    CREATE TABLE starboard_posts (
+        job_id     INTEGER PRIMARY KEY REFERENCES jobs(id),
+        guild_id   INTEGER,
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER,
+        claimed_at REAL    NOT NULL
+    );
+    CREATE TABLE wall_channels (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id   INTEGER,
+        enabled_by INTEGER,
+        enabled_at REAL    NOT NULL
+    );
+    CREATE TABLE job_deletions (
+        job_id     INTEGER PRIMARY KEY REFERENCES jobs(id),
+        deleted_by INTEGER,
+        deleted_at REAL    NOT NULL
+    );
+    CREATE INDEX jobs_by_finished ON jobs(finished_at);
+    """,
+    # 6: the safety checker's verdict on each job's image (flagged images are never posted
+    #    unblurred and stay out of galleries, /best, the star board and the wall).
+    """
+    ALTER TABLE jobs ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -197,7 +197,8 @@ async def test_buttons_work_after_a_restart(env: Env) -> None:
                                              {"prompt": "a lighthouse", "width": 64,
                                               "height": 64, "seed": 5})
         result = await _result(handle)
-    reroll, delete, recipe = result.custom_ids()
+    reroll, delete, recipe = (next(c for c in result.custom_ids() if c.startswith(f"ns:{a}:"))
+                              for a in ("reroll", "delete", "recipe"))
     async with env.run_bot():  # a new process on the same database
         shown = await env.fake.click(result, recipe, stranger)
         text = (await shown.wait_original(timeout=10))

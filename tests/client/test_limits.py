@@ -50,8 +50,8 @@ async def test_a_long_themed_prompt_under_a_raised_limit_is_delivered(
         handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
                                          {"prompt": "a fox " * 660, "negative": "dogs " * 600})
         message = await _result(handle)  # the full result: embed, image and buttons
-        recipe = await (await fake.click(message, message.custom_ids()[2], world.alice)
-                        ).wait_original(timeout=10)
+        button = next(c for c in message.custom_ids() if c.startswith("ns:recipe:"))
+        recipe = await (await fake.click(message, button, world.alice)).wait_original(timeout=10)
     sent = [embed for request in fake.requests if isinstance(request.json, dict)
             for embed in request.json.get("embeds") or []]
     assert sent and all(_embed_size(embed) <= 6000 for embed in sent)

@@ -105,7 +105,8 @@ async def test_recipe_keeps_a_prompt_with_backticks_in_its_code_block(env: Env) 
                                          {"prompt": prompt, "width": 64, "height": 64,
                                           "steps": 2})
         result = await _result(handle)
-        recipe = await _reply(await fake.click(result, result.custom_ids()[2], world.alice))
+        button = next(c for c in result.custom_ids() if c.startswith("ns:recipe:"))
+        recipe = await _reply(await fake.click(result, button, world.alice))
         await _reply(await fake.send_command(world.guild, world.channel, world.mod,
                                              "stream add", {"prompt": prompt}))
         pool = await _reply(await fake.send_command(world.guild, world.channel, world.mod,

@@ -97,6 +97,22 @@ def test_caps_refuse_with_the_numbers() -> None:
     check_admission(waiting, 1, 5, Caps())  # 0 = no limit
 
 
+def test_a_grid_counts_once_against_a_persons_cap_and_fully_in_the_total() -> None:
+    caps = Caps(per_user=5, total=20)
+    # Eight frames of one morph: one request for the person's cap...
+    check_admission([], 1, 8, caps, grouped=True)
+    # ... but not when sent as eight separate images, and the refusal names the request.
+    with pytest.raises(UserError, match="this request makes 8 images and the limit is 5"):
+        check_admission([], 1, 8, caps)
+    # Its waiting images count one by one against the next request.
+    waiting = [_job(i, 1) for i in range(1, 9)]
+    with pytest.raises(UserError, match="you already have 8 job"):
+        check_admission(waiting, 1, 1, caps)
+    # Every image counts in the total.
+    with pytest.raises(UserError, match="the queue is full"):
+        check_admission(waiting, 2, 16, caps, grouped=True)
+
+
 @given(st.integers(1, 6), st.integers(2, 8), st.lists(st.integers(0, 30), min_size=1,
                                                        max_size=8))
 @settings(max_examples=150, deadline=None)

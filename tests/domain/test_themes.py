@@ -178,7 +178,7 @@ _GOOD = {"prefix": "p"}
 
 @pytest.mark.parametrize(("data", "message"), [
     ({**_GOOD, "prefx": "x"}, "prefx: unknown key (known keys: name, title, description, "
-                              "prefix, suffix, negative, locked, pool)"),
+                              "prefix, suffix, negative, locked, pool, model)"),
     ({**_GOOD, "name": "Big Cats"}, "name: must be lower-case letters, digits, - or _ (at most "
                                     "50), got 'Big Cats'"),
     ({**_GOOD, "locked": 3}, "locked: must be a table, got 3"),
@@ -197,7 +197,7 @@ _GOOD = {"prefix": "p"}
     ({**_GOOD, "locked": {"scheduler": "warp"}}, "locked.scheduler: the theme's scheduler must "
                                                  "be one of euler_a, euler, dpm++_2m, "
                                                  "dpm++_2m_karras, ddim, pndm, lms, heun, unipc, "
-                                                 "got 'warp'"),
+                                                 "lcm, tcd, got 'warp'"),
     ({"title": "no prefix"}, "prefix: is required"),
     ({"prefix": 3}, "prefix: must be a string, got 3"),
     ({"prefix": "  "}, "prefix: must not be empty"),

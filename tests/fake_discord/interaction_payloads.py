@@ -83,6 +83,7 @@ class Resolved:
                 description=value.description, ephemeral=True,
                 url_prefix=f"ephemeral-attachments/{self.state.application_id}",
             )
+            att.declared_size = value.declared_size
         return self._put("attachments", att.id, attachment_payload(att))
 
     def message(self, msg: StoredMessage) -> str:

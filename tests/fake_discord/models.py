@@ -201,11 +201,14 @@ class StoredAttachment:
     width: int | None = None
     height: int | None = None
     ephemeral: bool = False
+    # What Discord says the file's size is, when a test makes it differ from the bytes (a
+    # declared 50 MB upload that is never downloaded need not be 50 MB in memory).
+    declared_size: int | None = None
 
     @property
     def size(self) -> int:
-        """Size of the file in bytes."""
-        return len(self.data)
+        """Size of the file in bytes (as declared)."""
+        return len(self.data) if self.declared_size is None else self.declared_size
 
 
 @dataclass
@@ -323,3 +326,4 @@ class Upload:
     data: bytes
     content_type: str | None = None
     description: str | None = None
+    declared_size: int | None = None  # the size Discord declares, if not len(data)

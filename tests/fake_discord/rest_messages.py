@@ -372,6 +372,9 @@ async def serve_attachment(request: web.Request) -> web.Response:
     att = state.attachments.get(int(request.match_info["attachment_id"]))
     if att is None or att.filename != request.match_info["filename"]:
         raise web.HTTPNotFound()
+    state.downloads.append(att.id)
+    if state.download_gate is not None:
+        await state.download_gate.wait()
     return web.Response(body=att.data, content_type=att.content_type)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -59,6 +60,10 @@ class FakeState(MessageStore):
         # Awaited with (path, uploaded file names) once a multipart upload has been read,
         # before it is applied: a test can stall an upload there (e.g. to kill the bot mid-upload).
         self.upload_hook: Callable[[str, list[str]], Awaitable[None]] | None = None
+        # Ids of the attachments fetched from the CDN routes, in order (a test can check that
+        # a refused file was never downloaded); a download waits for ``download_gate`` if set.
+        self.downloads: list[int] = []
+        self.download_gate: asyncio.Event | None = None
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway dispatch through the attached gateway, if any."""

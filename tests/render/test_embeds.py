@@ -87,3 +87,36 @@ def test_the_waiting_text_escapes_the_theme_and_the_cut_words() -> None:
 
 def test_the_minimal_embed_keeps_the_marker() -> None:
     _assert_within_limits(minimal_embed(_job(Recipe(prompt="x" * 6000))))
+
+
+def _cells(count: int, recipe: Recipe) -> list[Job]:
+    return [Job(id=10 + index, recipe=recipe.with_seed(7 + index),
+                requester=Requester(user_id=42, source="discord"),
+                state=JobState.DONE if index != 2 else JobState.FAILED,
+                created_at=0.0, error="x" * 3000 if index == 2 else None)
+            for index in range(count)]
+
+
+def test_a_grid_embed_lists_each_seed_and_fits_whatever_was_typed() -> None:
+    from bot.render.embeds import grid_embed, group_marker
+
+    recipe = Recipe(prompt=HOSTILE * 200, negative="n" * 6000, theme="cats",
+                    theme_prefix="a" * 500, user_prompt="u" * 5000)
+    cells = _cells(4, recipe)
+    embed = grid_embed(cells, 3, done=[10, 11, 13])
+    assert len(embed) <= 6000 and embed.footer.text == group_marker(3, "grid")
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Seeds"] == "1: 7 · 2: 8 · 3: 9 · 4: 10"
+    assert "Image 3 failed" in fields and len(fields["Image 3 failed"]) <= 1024
+    assert "@everyone" not in (embed.description or "")
+
+
+def test_a_morph_embed_names_its_ends_and_fits() -> None:
+    from bot.domain.lineage import GroupKind, JobGroup
+    from bot.render.embeds import group_marker, morph_embed
+
+    group = JobGroup(id=5, kind=GroupKind.MORPH, created_at=0.0, data={"from": 1, "to": 2})
+    cells = _cells(8, Recipe(prompt=HOSTILE * 300))
+    embed = morph_embed(cells, group, done=[job.id for job in cells])
+    assert len(embed) <= 6000 and embed.footer.text == group_marker(5, "morph")
+    assert "job 1 → job 2" in (embed.description or "")
