@@ -304,6 +304,7 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             catalog = load_presets(preset_folders(settings), limits)
             pools = StreamRepository(database)
             themes = ThemeService(ThemeRepository(database), pools, catalog, limits)
+            themes.models = settings.catalog  # a theme's model: is checked when it is set
             await themes.load()
             generation.themes = themes  # the one door applies channel themes and presets
             # Blocklists, quotas and denied members on the one door, before a stream submits.

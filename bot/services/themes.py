@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.channel_theme import ChannelTheme, ThemeChange
 from bot.domain.errors import UserError
+from bot.domain.models import ModelCatalog
 from bot.domain.prompt_pool import parse_wildcard_file
 from bot.domain.themes import (
     Preset,
@@ -139,6 +140,8 @@ class ThemeService:
         self._pools = pools
         self.catalog = catalog
         self.limits = limits
+        # The bot's models, so a theme's model: is checked when it is set (None: any name).
+        self.models: ModelCatalog | None = None
         self._themes: dict[int, ChannelTheme] = {}
 
     async def load(self) -> None:
@@ -165,11 +168,14 @@ class ThemeService:
     def build(self, prefix: str, *, suffix: str | None = None, negative: str | None = None,
               width: int | None = None, height: int | None = None, steps: int | None = None,
               guidance: float | None = None, scheduler: str | None = None,
-              name: str = "") -> Theme:
-        """A checked theme from ``/theme set`` options (pure; ValidationError names the value)."""
+              name: str = "", model: str | None = None) -> Theme:
+        """A checked theme from ``/theme set`` options (pure; ValidationError names the value,
+        and an unknown model the models there are)."""
+        if model is not None and self.models is not None:
+            model = self.models.get(model).name
         return check_theme(Theme(prefix=prefix, suffix=suffix or "", negative=negative or "",
                                  width=width, height=height, steps=steps, guidance=guidance,
-                                 scheduler=scheduler, name=name), self.limits)
+                                 scheduler=scheduler, name=name, model=model), self.limits)
 
     async def set(self, guild_id: int, channel_id: int, theme: Theme, *, user_id: int | None,
                   user_name: str) -> ChannelTheme:

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.domain.errors import UserError
 from bot.render.texts import clip, escape
 from cogs.dream._cog import SCHEDULER_CHOICES
+from cogs.models._autocomplete import model_autocomplete
 from cogs.theme._render import history_text, list_text, show_text, theme_text
 
 if TYPE_CHECKING:
@@ -59,8 +60,10 @@ class ThemeCog(commands.GroupCog, group_name="theme",
         steps="Lock the steps",
         guidance="Lock the guidance (CFG scale)",
         scheduler="Lock the sampler",
+        model="The model this channel renders with (/models lists them); /dream model: wins",
     )
     @app_commands.choices(scheduler=SCHEDULER_CHOICES)
+    @app_commands.autocomplete(model=model_autocomplete)
     async def set_(self, interaction: discord.Interaction,
                    prefix: app_commands.Range[str, 1, 500],
                    suffix: app_commands.Range[str, 0, 500] | None = None,
@@ -69,12 +72,14 @@ class ThemeCog(commands.GroupCog, group_name="theme",
                    height: app_commands.Range[int, 64, 4096] | None = None,
                    steps: app_commands.Range[int, 1, 500] | None = None,
                    guidance: app_commands.Range[float, 0.0, 100.0] | None = None,
-                   scheduler: str | None = None) -> None:
+                   scheduler: str | None = None,
+                   model: app_commands.Range[str, 1, 100] | None = None) -> None:
         """Set this channel's theme (threads inherit it)."""
         guild_id, channel_id = guild_and_channel(interaction)
         themes = self.bot.services.themes
         theme = themes.build(prefix, suffix=suffix, negative=negative, width=width,
-                             height=height, steps=steps, guidance=guidance, scheduler=scheduler)
+                             height=height, steps=steps, guidance=guidance, scheduler=scheduler,
+                             model=model)
         await interaction.response.defer(thinking=True)  # before any I/O
         await themes.set(guild_id, channel_id, theme, user_id=interaction.user.id,
                          user_name=interaction.user.display_name)

@@ -27,6 +27,8 @@ def theme_segments(theme: Theme) -> list[Segment]:
             f"{key} {SCHEDULERS.get(str(value), value) if key == 'scheduler' else value}"
             for key, value in locked.items())
         segments.append(f"\n**Locked:** {shown}")
+    if theme.model:
+        segments += ["\n**Model:** ", UserText(theme.model, 100)]
     return segments
 
 

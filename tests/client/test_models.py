@@ -126,6 +126,24 @@ async def test_a_themes_model_is_used_in_its_channel(env: Env, lora_dir: Path,
     assert elsewhere_meta["Model"] == "tiny"
 
 
+async def test_theme_set_names_the_channels_model_and_refuses_an_unknown_one(
+        env: Env, lora_dir: Path) -> None:
+    world, fake = env.world, env.fake
+    async with env.run_bot(**_config(env, lora_dir)):
+        unknown = await fake.send_command(world.guild, world.channel, world.mod, "theme set",
+                                          {"prefix": "pixel art", "model": "secnod"})
+        refusal = await unknown.wait_original(timeout=10)
+        applied = await fake.send_command(world.guild, world.channel, world.mod, "theme set",
+                                          {"prefix": "pixel art", "model": "second"})
+        reply = await applied.wait_original(timeout=10)
+        themed = await fake.send_command(world.guild, world.channel, world.alice, "dream",
+                                         {"prompt": "a castle", "seed": 4})
+        themed_meta, _ = await _meta(themed)
+    assert refusal.is_ephemeral and "did you mean second?" in refusal.content
+    assert "**Model:** second" in reply.content
+    assert (themed_meta["Model"], themed_meta["prompt"]) == ("second", "pixel art, a castle")
+
+
 async def test_a_lora_in_the_prompt_is_applied_and_recorded(env: Env, lora_dir: Path) -> None:
     world, fake = env.world, env.fake
     async with env.run_bot(**_config(env, lora_dir)):
