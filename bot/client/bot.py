@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.app import App, open_app
 from bot.client.delivery import GENERATING, Delivery
 from bot.client.errors import on_app_command_error
+from bot.client.tree import CleanInputTree
 from bot.config import Settings
 from bot.domain.errors import NeurostreamError
 from bot.domain.jobs import Job
@@ -73,7 +74,7 @@ class NeurostreamBot(commands.Bot):
         # edits (interaction responses) take this default too: they share the client's state.
         super().__init__(command_prefix=commands.when_mentioned, intents=intents,
                          help_command=None, allowed_mentions=discord.AllowedMentions.none(),
-                         **options)
+                         tree_cls=CleanInputTree, **options)
         self.app = app
         self.settings = settings
         self.sync_global = sync_global

@@ -3,6 +3,7 @@ discord.py client, aiosqlite and the tiny pipeline (64 px cells, 2 steps)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -39,6 +40,17 @@ async def _grid(handle: InteractionHandle) -> StoredMessage:
     return await handle.wait_original(_finished_grid, timeout=RESULT_TIMEOUT)
 
 
+async def _recorded_groups(env: Env) -> list[tuple[Any, ...]]:
+    """The groups once every one has its message recorded: the bot records the message after
+    Discord answered the final edit, which the fake has already shown to the test."""
+    deadline = asyncio.get_running_loop().time() + RESULT_TIMEOUT
+    groups = _groups(env)
+    while any(row[3] is None for row in groups) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        groups = _groups(env)
+    return groups
+
+
 def _size(message: StoredMessage) -> tuple[int, int]:
     with Image.open(io.BytesIO(message.attachments[0].data)) as image:
         return image.size
@@ -56,6 +68,7 @@ async def test_styles_posts_one_labelled_grid_whose_cells_differ_only_in_style(e
         message = await _grid(handle)
         channel_messages = [m for m in env.fake.state.messages.values()
                             if m.channel_id == world.channel.id and m.attachments]
+        groups = await _recorded_groups(env)
     # One grid message (the interaction's response), labelled as the layout says, 2 × 2 cells.
     assert not message.is_ephemeral and len(channel_messages) == 1
     layout = grid_layout(4, 2, cell_size=(64, 64), row_labels=artists, column_labels=techniques)
@@ -76,7 +89,7 @@ async def test_styles_posts_one_labelled_grid_whose_cells_differ_only_in_style(e
         ("oil-painting", "salvador-dali"), ("watercolor", "salvador-dali")]
     assert all(recipe.prompt.startswith("a spoon, ") for recipe in recipes)
     assert "by Salvador Dali" in recipes[3].prompt and "watercolor" in recipes[3].prompt
-    [(kind, title, data, message_id)] = _groups(env)
+    [(kind, title, data, message_id)] = groups
     assert (kind, title, message_id) == ("styles", "a spoon", message.id)
     assert json.loads(data)["row_labels"] == artists
 

@@ -86,6 +86,16 @@ async def test_a_blocklisted_prompt_is_refused_naming_the_rule_and_audited(env: 
     assert _rows(env, "SELECT id FROM jobs") == []
 
 
+async def test_a_lone_surrogate_in_an_option_is_dropped_not_a_crash(env: Env) -> None:
+    # JSON may carry "\\ud800"; it once failed the database write with UnicodeEncodeError.
+    world, fake = env.world, env.fake
+    async with env.run_bot():
+        added = await _reply(await fake.send_command(world.guild, world.channel, world.mod,
+                                                     "blocklist add", {"rule": "c\ud800at"}))
+    assert added.is_ephemeral and "Added the rule `cat`" in added.content
+    assert _rows(env, "SELECT rule FROM blocklist_rules") == [("cat",)]
+
+
 async def test_quotas_refuse_with_the_wait_and_spare_an_exempt_role(env: Env) -> None:
     world, fake = env.world, env.fake
     admin = fake.add_member(world.guild, "admin", permissions=MANAGE_GUILD)
