@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,10 @@ def from_settings(settings: Settings) -> tuple[RendererConfig, ClusterShape]:
     return config, shape
 
 
+HEALTH_CHECK_TIMEOUT_S = 120.0
+PROXY_HEALTH_CHECK = {"RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60"}
+
+
 def renderer_app(config: RendererConfig, shape: ClusterShape) -> Any:
     """The Serve application (not yet running)."""
     from ray import serve
@@ -54,7 +59,11 @@ def renderer_app(config: RendererConfig, shape: ClusterShape) -> Any:
         name="Renderer", num_replicas=shape.replicas, ray_actor_options=actor,
         # Room for a second request to wait on a replica, so that serve.batch can merge it.
         max_ongoing_requests=max(2, 2 * config.max_batch_size),
-        graceful_shutdown_timeout_s=5, health_check_period_s=5)(Renderer)
+        # A replica busy rendering on a loaded CPU answers its health check late, not never:
+        # a generous timeout keeps it from being killed mid-job (a dead actor is reported at
+        # once, without the health check).
+        graceful_shutdown_timeout_s=5, health_check_period_s=5,
+        health_check_timeout_s=HEALTH_CHECK_TIMEOUT_S)(Renderer)
     return deployment.bind(config)
 
 
@@ -63,6 +72,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _lenient_proxy_checks() -> None:
+    """Serve's HTTP proxy is declared dead after 3 health checks of 10 s go unanswered; on a
+    busy 2-core machine (the renderers' torch threads included) that happened with the proxy
+    alive. The processes of an instance started from here inherit this environment; an
+    operator's own setting wins."""
+    for name, value in PROXY_HEALTH_CHECK.items():
+        os.environ.setdefault(name, value)
 
 
 def _quiet_serve() -> None:
@@ -82,6 +100,7 @@ def start_local(config: RendererConfig, shape: ClusterShape) -> str:
 
     _quiet_serve()
     if not ray.is_initialized():
+        _lenient_proxy_checks()
         cpus = max(1, math.ceil(shape.replicas * shape.cpus_per_replica))
         # address="local": a new instance of this process's own, never another program's.
         ray.init(address="local", num_cpus=cpus, num_gpus=None if shape.gpus_per_replica else 0,
@@ -118,6 +137,7 @@ def deploy(config: RendererConfig, shape: ClusterShape, *, host: str, port: int
     try:
         ray.init(address="auto", logging_level=logging.WARNING)
     except ConnectionError:  # no cluster here: this machine alone
+        _lenient_proxy_checks()
         ray.init(include_dashboard=False, logging_level=logging.WARNING)
     serve.start(proxy_location="EveryNode", http_options={"host": host, "port": port})
     serve.run(renderer_app(config, shape), name=APP_NAME, route_prefix=ROUTE)
