@@ -45,7 +45,10 @@ def from_settings(settings: Settings) -> tuple[RendererConfig, ClusterShape]:
 
 
 HEALTH_CHECK_TIMEOUT_S = 120.0
-PROXY_HEALTH_CHECK = {"RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60"}
+# Serve reads these when its controller starts (the default ready check is 5 s, growing by 5 s
+# a try, 3 tries: a proxy that imports its web stack slowly on a busy CPU was killed).
+PROXY_HEALTH_CHECK = {"RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
+                      "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30"}
 
 
 def renderer_app(config: RendererConfig, shape: ClusterShape) -> Any:
@@ -75,10 +78,10 @@ def free_port() -> int:
 
 
 def _lenient_proxy_checks() -> None:
-    """Serve's HTTP proxy is declared dead after 3 health checks of 10 s go unanswered; on a
-    busy 2-core machine (the renderers' torch threads included) that happened with the proxy
-    alive. The processes of an instance started from here inherit this environment; an
-    operator's own setting wins."""
+    """Serve's HTTP proxy is declared dead after 3 health or ready checks of 5–15 s go
+    unanswered; on a busy 2-core machine (the renderers' torch threads included) that happened
+    with the proxy alive. The processes of an instance started from here inherit this
+    environment; an operator's own setting wins."""
     for name, value in PROXY_HEALTH_CHECK.items():
         os.environ.setdefault(name, value)
 
