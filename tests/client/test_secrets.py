@@ -52,7 +52,9 @@ async def test_a_whole_run_at_debug_level_never_logs_the_token(
             await fake.wait_ready(timeout=60)  # connected to the gateway
             handle = await fake.send_command(world.guild, world.channel, world.alice, "dream",
                                              {"prompt": "a cat"})
-            await handle.wait_original(lambda m: bool(m.attachments), timeout=120)
+            await handle.wait_original(  # the result (a progress preview comes first)
+                lambda m: any(a.filename != "preview.jpg" for a in m.attachments),
+                timeout=120)
             about = await fake.send_command(world.guild, world.channel, world.alice, "about")
             await about.wait_original(timeout=10)
         finally:
