@@ -328,7 +328,10 @@ class Dispatcher:
                 done, _ = await asyncio.wait({task}, timeout=self._step_timeout / 4)
                 if done:
                     return task.result()
-                if time.monotonic() - last_step > self._step_timeout:
+                if getattr(self._backend, "loading", None) is not None:
+                    # Loading a model is not a step: a large checkpoint may take minutes.
+                    last_step = time.monotonic()
+                elif time.monotonic() - last_step > self._step_timeout:
                     # A thread cannot be killed: ask it to stop at the next step, fail the job.
                     cancel.set()
                     _discard_outcome(task)

@@ -145,6 +145,39 @@ async def test_watchdog_fails_a_hanging_job_and_the_next_works(
         await queue.close()
 
 
+class LoadingBackend(RecordingBackend):
+    """Loads a model for ``load_seconds`` (reporting it, as the in-process backend does)
+    before rendering: no step is reported meanwhile."""
+
+    def __init__(self, inner: InProcessBackend, load_seconds: float) -> None:
+        super().__init__(inner)
+        self.load_seconds = load_seconds
+        self.loading: str | None = None
+
+    async def generate(self, recipes: Sequence[Recipe], *, on_progress: Any,
+                       cancel: threading.Event) -> Any:
+        self.loading = "a-large-checkpoint"
+        try:
+            await asyncio.sleep(self.load_seconds)
+        finally:
+            self.loading = None
+        return await super().generate(recipes, on_progress=on_progress, cancel=cancel)
+
+
+async def test_a_model_load_longer_than_the_step_timeout_is_not_a_hung_step(
+        make_queue: Callable[..., JobQueue], worker: Any) -> None:
+    # The load takes 4 step timeouts; a watchdog that counted it would fail the job.
+    queue = make_queue(LoadingBackend(InProcessBackend(worker), load_seconds=2.0),
+                       step_timeout=0.5)
+    job = await queue.submit(SMALL.with_seed(3), Requester())
+    await queue.start()
+    try:
+        done = await asyncio.wait_for(queue.wait(job.id), 60)
+    finally:
+        await queue.close()
+    assert done.state is JobState.DONE, done.error
+
+
 async def test_poison_job_is_failed_after_max_attempts(make_queue: Callable[..., JobQueue],
                                                        database: Any) -> None:
     repo = JobRepository(database)
