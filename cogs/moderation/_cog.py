@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import discord
 from discord import app_commands
@@ -57,21 +57,29 @@ def actor_of(interaction: discord.Interaction) -> Actor:
     return Actor(interaction.user.id, interaction.user.display_name)
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_messages=True)
-class BlocklistCog(commands.GroupCog, group_name="blocklist",
-                   group_description="Words, phrases and patterns this server's prompts may "
-                                     "not contain"):
-    """A server's blocklist (Manage Messages)."""
+class ModeratorCog(commands.GroupCog):
+    """A command group only members with ``permission`` may use (checked on every use)."""
+
+    permission: ClassVar[str]  # each group names its own
 
     def __init__(self, bot: NeurostreamBot) -> None:
         self.bot = bot
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        """Every /blocklist command needs Manage Messages."""
-        require(interaction, "manage_messages")
+        """Every command of the group needs the group's permission."""
+        require(interaction, self.permission)
         return True
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_messages=True)
+class BlocklistCog(ModeratorCog, group_name="blocklist",
+                   group_description="Words, phrases and patterns this server's prompts may "
+                                     "not contain"):
+    """A server's blocklist (Manage Messages)."""
+
+    permission = "manage_messages"
 
     @app_commands.command(name="add")
     @app_commands.describe(rule="A word or phrase (whole words, tricks like c.a.t or c4t "
@@ -129,18 +137,11 @@ class BlocklistCog(commands.GroupCog, group_name="blocklist",
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class QuotaCog(commands.GroupCog, group_name="quota",
+class QuotaCog(ModeratorCog, group_name="quota",
                group_description="How many images one person may ask for"):
     """A server's quotas (Manage Server)."""
 
-    def __init__(self, bot: NeurostreamBot) -> None:
-        self.bot = bot
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        """Every /quota command needs Manage Server."""
-        require(interaction, "manage_guild")
-        return True
+    permission = "manage_guild"
 
     @app_commands.command(name="set")
     @app_commands.describe(per_minute="Images per person per minute (0: no limit)",
@@ -185,18 +186,11 @@ class QuotaCog(commands.GroupCog, group_name="quota",
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_messages=True)
-class ModCog(commands.GroupCog, group_name="mod",
+class ModCog(ModeratorCog, group_name="mod",
              group_description="Moderators: who may make images, and what they made"):
     """Moderator tools (Manage Messages)."""
 
-    def __init__(self, bot: NeurostreamBot) -> None:
-        self.bot = bot
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        """Every /mod command needs Manage Messages."""
-        require(interaction, "manage_messages")
-        return True
+    permission = "manage_messages"
 
     @app_commands.command(name="deny")
     @app_commands.describe(member="Who may not make images here",
@@ -255,18 +249,11 @@ NSFW_CHOICES = [app_commands.Choice(name="allow (spoilered, age-restricted chann
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class SafetyCog(commands.GroupCog, group_name="safety",
+class SafetyCog(ModeratorCog, group_name="safety",
                 group_description="What happens to images the safety checker flags"):
     """The server's safety setting (Manage Server)."""
 
-    def __init__(self, bot: NeurostreamBot) -> None:
-        self.bot = bot
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        """Every /safety command needs Manage Server."""
-        require(interaction, "manage_guild")
-        return True
+    permission = "manage_guild"
 
     @app_commands.command(name="nsfw")
     @app_commands.describe(setting="allow: a flagged image is posted as a spoiler in "
