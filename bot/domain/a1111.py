@@ -44,12 +44,13 @@ def format_parameters(recipe: Recipe) -> str:
     """The A1111 ``parameters`` chunk for a finished image (its seed must be set)."""
     if recipe.seed is None:
         raise ValueError("a finished image's recipe must carry its seed")
+    width, height = recipe.output_size  # an inpaint's: the size of its image, pasted back
     fields = [
         ("Steps", str(recipe.steps)),
         ("Sampler", recipe.sampler),
         ("CFG scale", _fmt_number(recipe.guidance)),
         ("Seed", str(recipe.seed)),
-        ("Size", f"{recipe.width}x{recipe.height}"),
+        ("Size", f"{width}x{height}"),
         ("Model", recipe.model),
     ]
     if recipe.mode is not Mode.TXT2IMG and recipe.strength is not None:

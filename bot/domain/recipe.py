@@ -70,6 +70,10 @@ class Recipe:
     strength: float | None = None
     init_image: str | None = None
     mask_image: str | None = None
+    # An inpaint whose image is not ``width``×``height`` (its sides are not multiples of 8):
+    # the image's own size. The render (the image resized to ``width``×``height``) is pasted
+    # back into the image at this size, which the result keeps (and its PNG's "Size" says).
+    source_size: tuple[int, int] | None = None
     # Set when a channel theme (or a preset) shaped ``prompt``: the user's own words, the theme's
     # name and its parts, so a result can show them apart. ``prompt`` stays the final prompt.
     user_prompt: str | None = None
@@ -106,6 +110,13 @@ class Recipe:
     lora_hashes: tuple[tuple[str, str], ...] = ()
 
     @property
+    def output_size(self) -> tuple[int, int]:
+        """The size of the finished image: an inpaint's ``source_size``, else width×height."""
+        if self.mode is Mode.INPAINT and self.source_size is not None:
+            return self.source_size
+        return self.width, self.height
+
+    @property
     def sampler(self) -> str:
         """The A1111 name of this recipe's scheduler."""
         return SCHEDULERS.get(self.scheduler, self.scheduler)
@@ -138,6 +149,8 @@ class Recipe:
         values = {k: v for k, v in data.items() if k in fields}
         values["mode"] = Mode(values.get("mode", Mode.TXT2IMG))
         values["notes"] = tuple(values.get("notes") or ())  # JSON gives a list
+        size = values.get("source_size")
+        values["source_size"] = (int(size[0]), int(size[1])) if size else None
         values["styles"] = tuple(values.get("styles") or ())
         values["loras"] = tuple((str(n), float(w)) for n, w in values.get("loras") or ())
         values["lora_hashes"] = tuple((str(n), str(h))

@@ -41,6 +41,7 @@ class DreamRequest:
     strength: float | None = None
     init_image: str | None = None
     mask_image: str | None = None
+    source_size: tuple[int, int] | None = None  # an inpaint's image size (Recipe.source_size)
     # A stream image: the pool entry it was expanded from and the expansion seed.
     template: str | None = None
     template_seed: int | None = None
@@ -106,6 +107,7 @@ def build_recipe(request: DreamRequest, *, defaults: Defaults, limits: Limits,
         strength=request.strength,
         init_image=request.init_image,
         mask_image=request.mask_image,
+        source_size=request.source_size,
         template=request.template,
         template_seed=request.template_seed,
         styles=request.styles,

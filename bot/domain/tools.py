@@ -81,7 +81,7 @@ def upscale_recipe(parent: Recipe, *, init_image: str, limits: Limits) -> Recipe
     strength = max(UPSCALE_STRENGTH, min_strength(parent.steps))
     return dataclasses.replace(_fresh(parent), mode=Mode.UPSCALE, width=width, height=height,
                                strength=strength, init_image=init_image, mask_image=None,
-                               seed=seed)
+                               source_size=None, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,7 @@ def zoom_recipe(parent: Recipe, *, canvas: str, mask: str, limits: Limits) -> Re
     if parent.width > limits.width_max or parent.height > limits.height_max:
         raise ValidationError(f"the image is {parent.width}×{parent.height}; zoom out works on "
                               f"images within {limits.width_max}×{limits.height_max}")
+    # An inpainted parent keeps its ``source_size``: the canvas has its image's own size.
     return dataclasses.replace(_fresh(parent), mode=Mode.INPAINT, strength=ZOOM_STRENGTH,
                                init_image=canvas, mask_image=mask, seed=seed)
 

@@ -10,6 +10,8 @@ from bot.domain.errors import ValidationError
 from bot.domain.recipe import SCHEDULERS, SEED_MAX, Mode, Recipe
 from bot.domain.text import normalise_text
 
+SOURCE_SIDE_MAX = 65535  # the largest side an uploaded image may be configured to have
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -150,4 +152,18 @@ def validate_recipe(recipe: Recipe, limits: Limits) -> Recipe:
         strength = _check_strength(recipe.strength, recipe.steps)
     recipe = _check_latent_fields(recipe, limits)
     return dataclasses.replace(recipe, prompt=prompt, negative=negative,
-                               guidance=float(guidance), strength=strength)
+                               guidance=float(guidance), strength=strength,
+                               source_size=_check_source_size(recipe))
+
+
+def _check_source_size(recipe: Recipe) -> tuple[int, int] | None:
+    """An inpaint's image size (None when it is the render's own size; only inpaints have
+    one: the other modes' results are width×height)."""
+    size = recipe.source_size
+    if recipe.mode is not Mode.INPAINT or size is None:
+        return None
+    if not isinstance(size, tuple | list) or len(size) != 2:
+        raise ValidationError(f"the inpainted image's size must be (width, height), got {size!r}")
+    width = _check_int_range("the inpainted image's width", size[0], 1, SOURCE_SIDE_MAX)
+    height = _check_int_range("the inpainted image's height", size[1], 1, SOURCE_SIDE_MAX)
+    return None if (width, height) == (recipe.width, recipe.height) else (width, height)

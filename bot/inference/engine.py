@@ -33,7 +33,7 @@ from bot.domain.recipe import SEED_MAX, Mode, Recipe
 from bot.domain.tokens import cut_note, words_cut
 from bot.domain.validation import Limits, validate_recipe
 from bot.inference.loras import encoder_prompts
-from bot.inference.masks import keep_unmasked
+from bot.inference.masks import paste_into
 from bot.inference.noise import ImageNoise, NoisePlan, blended_prompt_embeds, blends_prompts
 from bot.inference.preview import latent_preview
 from bot.inference.results import GenerationResult, StepProgress  # re-exported (moved)
@@ -73,6 +73,11 @@ def _fit_image(image: Image.Image, width: int, height: int, mode: str) -> Image.
     # Masks stay hard-edged; photos get a proper filter.
     resample = Image.Resampling.NEAREST if mode == "L" else Image.Resampling.LANCZOS
     return converted.resize((width, height), resample)
+
+
+def _each(images: Sequence[Image.Image], count: int) -> list[Image.Image]:
+    """One image per recipe (a single image is shared by every recipe of the batch)."""
+    return list(images) * count if len(images) == 1 else list(images)
 
 
 def _fit_all(images: Sequence[Image.Image], count: int, recipe: Recipe,
@@ -171,15 +176,20 @@ class Engine(ImageTools):
         """Repaint the white part of ``mask`` in ``image``; outside it, ``image`` is kept as is.
 
         The mask's edge is softened over a few pixels (``bot.inference.masks.EDGE_REACH`` on
-        either side) so that the repainted area blends in.
+        either side) so that the repainted area blends in. Without ``width`` and ``height`` the
+        result has the image's own size: an image whose sides are not multiples of 8 is
+        rendered at the multiples of 8 below them and the render pasted back into it. With
+        them, the image is resized to that size, and so is the result.
         """
         require_image(image, "image")
         require_image(mask, "mask")
+        own_size = width is None and height is None
         recipe = Recipe(prompt=prompt, negative=negative,
                         width=width or image.width // 8 * 8, height=height or image.height // 8 * 8,
                         steps=steps, guidance=guidance, seed=seed, scheduler=scheduler,
                         model=self.model_id, mode=Mode.INPAINT, strength=strength,
-                        init_image=IN_MEMORY, mask_image=IN_MEMORY)
+                        init_image=IN_MEMORY, mask_image=IN_MEMORY,
+                        source_size=image.size if own_size else None)
         return self.generate([recipe], images=[image], masks=[mask], progress=progress,
                              cancel=cancel)
 
@@ -328,9 +338,13 @@ class Engine(ImageTools):
         output = self._call(pipe, first, count, kwargs, steps, plan=plan if planned else None)
         results = list(output.images)
         if mode is Mode.INPAINT:
-            # The pipeline redraws the kept area too (through the VAE): put the original back.
-            results = [keep_unmasked(original, result, mask) for original, result, mask
-                       in zip(kwargs["image"], results, kwargs["mask_image"], strict=True)]
+            # The pipeline redraws the kept area too (through the VAE): put the original back,
+            # at the size of the result (an image of sides not multiples of 8: its own size).
+            results = [paste_into(_fit_image(image, *recipe.output_size, "RGB"), result,
+                                  _fit_image(mask, *recipe.output_size, "L"))
+                       for recipe, result, image, mask
+                       in zip(done, results, _each(images or [], count),
+                              _each(masks or [], count), strict=True)]
         return results
 
     def _upscale(self, done: list[Recipe], images: list[Image.Image],

@@ -2,7 +2,10 @@
 
 The pipeline regenerates the whole image through the VAE, so even the kept area comes back
 changed (on a random-weight VAE, flat grey-green). A1111 and diffusers' ``apply_overlay`` paste
-the original back outside the mask; a blurred mask edge hides the seam.
+the original back outside the mask; a blurred mask edge hides the seam. An image whose sides are
+not multiples of 8 is rendered resized to the multiples of 8 below them, and the render is
+resized back up and pasted into the image at its own size (``paste_into``), so the last rows and
+columns are kept like the rest, and a mask that reaches them is painted there too.
 """
 
 from __future__ import annotations
@@ -35,3 +38,14 @@ def keep_unmasked(original: Image.Image, generated: Image.Image,
     Pixels farther than ``EDGE_REACH`` from the repainted area are ``original``'s exactly.
     """
     return Image.composite(generated, original.convert(generated.mode), soft_mask(mask))
+
+
+def paste_into(original: Image.Image, generated: Image.Image, mask: Image.Image) -> Image.Image:
+    """``keep_unmasked`` at ``original``'s size: ``generated`` (rendered at another size) and
+    ``mask`` are resized to it first (the mask with nearest neighbour, so it stays binary)."""
+    size = original.size
+    if generated.size != size:
+        generated = generated.resize(size, Image.Resampling.LANCZOS)
+    if mask.size != size:
+        mask = mask.resize(size, Image.Resampling.NEAREST)
+    return keep_unmasked(original, generated, mask)

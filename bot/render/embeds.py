@@ -40,7 +40,7 @@ def result_embed(job: Job, *, seconds: float | None, note: str = "") -> discord.
     if recipe.negative:
         fields.append(("Negative", [UserText(recipe.negative)], False))
     fields += [("Seed", [str(recipe.seed)], True),
-               ("Size", [f"{recipe.width}×{recipe.height}"], True),
+               ("Size", ["{}×{}".format(*recipe.output_size)], True),  # an inpaint's own
                ("Steps", [str(recipe.steps)], True),
                ("Guidance", [f"{recipe.guidance:g}"], True),
                ("Sampler", [recipe.sampler], True),

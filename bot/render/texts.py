@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.domain.recipe import Recipe
+from bot.domain.lineage import Link, LinkKind
+from bot.domain.recipe import Mode, Recipe
 
 DISCORD_MESSAGE_LIMIT = 2000
 
@@ -52,15 +53,130 @@ def _quote_option(value: str) -> str:
 
 def recipe_command(recipe: Recipe) -> str:
     """The ``/dream`` invocation that reproduces ``recipe``, ready to copy."""
-    parts = [f"/dream prompt:{_quote_option(recipe.prompt)}"]
+    parts = [f"/dream prompt:{_quote_option(_own_words(recipe))}"]
     if recipe.negative:
         parts.append(f"negative:{_quote_option(recipe.negative)}")
-    parts += [f"width:{recipe.width}", f"height:{recipe.height}", f"steps:{recipe.steps}",
-              f"guidance:{recipe.guidance:g}"]
+    parts += [f"width:{recipe.width}", f"height:{recipe.height}"]
+    return " ".join(parts + _settings(recipe))
+
+
+def _own_words(recipe: Recipe) -> str:
+    """The prompt to paste: a channel theme's words are left out, since the theme adds them
+    again where the command is pasted (the merged negative is kept: merging is idempotent)."""
+    return recipe.prompt if recipe.user_prompt is None else recipe.user_prompt
+
+
+def _theme_note(recipe: Recipe) -> str:
+    return (f"🎨 The theme {clip_escaped(recipe.theme or 'of its channel', 100)} added its words "
+            "to this prompt: the command gives this image in a channel with that theme.")
+
+
+def _settings(recipe: Recipe) -> list[str]:
+    parts = [f"steps:{recipe.steps}", f"guidance:{recipe.guidance:g}"]
     if recipe.seed is not None:
         parts.append(f"seed:{recipe.seed}")
     parts.append(f"scheduler:{recipe.scheduler}")
-    return " ".join(parts)
+    return parts
+
+
+SOURCE_FILE = "source"  # the names the Recipe reply gives a job's input images (plus suffix)
+MASK_FILE = "mask"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeText:
+    """What reproduces a job: a command to copy (None when no command renders the job on its
+    own) and notes in the bot's own words (what to attach, where the job came from)."""
+
+    command: str | None
+    notes: tuple[str, ...] = ()
+
+
+def recipe_text(recipe: Recipe, parents: Sequence[Link] = (), *,
+                files: Sequence[str] = ()) -> RecipeText:
+    """The command that reproduces a job with ``recipe``, made from ``parents`` (its lineage
+    links, first parent first): ``/dream`` for a prompt, ``/sketch``/``/inpaint`` for a job
+    that starts from an image (which must be attached: ``files`` names the input images sent
+    along, ``source``/``mask`` files), ``/vary`` for a variation; an upscale or a morph frame
+    has no command of its own, and the notes say what makes it."""
+    origin = parents[0] if parents else None
+    if recipe.is_morph_frame:
+        return RecipeText(None, (_morph_note(recipe, parents),))
+    if recipe.mode is Mode.UPSCALE:
+        return RecipeText(None, (_upscale_note(recipe, origin),))
+    if (origin is not None and origin.kind is LinkKind.VARIATION
+            and recipe.variation_seed is not None):
+        command = (f"/vary job:{origin.parent_id} strength:{recipe.variation_strength:g} "
+                   f"seed:{recipe.variation_seed}")
+        return RecipeText(command, (f"A variation of job {origin.parent_id}: /vary renders it "
+                                    "again from that job's recipe.",))
+    notes: list[str] = []
+    if recipe.mode is Mode.TXT2IMG:
+        command = recipe_command(recipe)
+    else:
+        command, note = _image_command(recipe, files)
+        notes.append(note)
+        if origin is not None and origin.kind is LinkKind.ZOOM:
+            notes.append(f"🔍 The zoom-out of job {origin.parent_id} (its image shrunk into a "
+                         "canvas, the border masked); 🔍 Zoom out under that image makes "
+                         "another.")
+    if recipe.user_prompt is not None:
+        notes.append(_theme_note(recipe))
+    if recipe.variation_seed is not None:
+        notes.append(f"⚠ {command.split()[0]} has no variation seed: this image's (seed "
+                     f"{recipe.variation_seed}, strength {recipe.variation_strength:g}) comes "
+                     "from the variation it was made from, and the command gives the image "
+                     "without it.")
+    return RecipeText(command, tuple(notes))
+
+
+def _image_command(recipe: Recipe, files: Sequence[str]) -> tuple[str, str]:
+    """``/sketch`` or ``/inpaint`` with the source image (and mask) to attach, and the note
+    that says where those files are."""
+    inpaint = recipe.mode is Mode.INPAINT
+    source = next((name for name in files if name.startswith(SOURCE_FILE)), None)
+    mask = next((name for name in files if name.startswith(MASK_FILE)), None)
+    parts = ["/inpaint" if inpaint else "/sketch",
+             f"image:<attach {source or 'the source image'}>"]
+    if inpaint:
+        parts.append(f"mask:<attach {mask or 'the mask'}>")
+    parts.append(f"prompt:{_quote_option(_own_words(recipe))}")
+    if recipe.strength is not None:
+        parts.append(f"strength:{recipe.strength:g}")
+    if recipe.negative:
+        parts.append(f"negative:{_quote_option(recipe.negative)}")
+    if not inpaint:  # /inpaint has no size: the result is the attached image's size
+        parts += [f"width:{recipe.width}", f"height:{recipe.height}"]
+    command = " ".join(parts + _settings(recipe))
+    name = parts[0]
+    if source and (mask or not inpaint):
+        wanted = f"{source} as image: and {mask} as mask:" if inpaint else f"{source} as image:"
+        note = (f"📎 {name} needs its files: attach {wanted} (attached here: what this job "
+                "started from).")
+    else:
+        what = "the image and the mask" if inpaint else "the image"
+        note = (f"📎 {name} needs {what} this job started from, attached; they could not be "
+                "sent with this message.")
+    return command, note
+
+
+def _upscale_note(recipe: Recipe, origin: Link | None) -> str:
+    if origin is None or origin.kind is not LinkKind.UPSCALE:
+        return ("⬆ An upscale: no command renders it on its own; ⬆ Upscale under the image it "
+                "was made from makes another.")
+    job = origin.parent_id
+    return (f"⬆ An upscale of job {job} (seed {recipe.seed}, strength {recipe.strength or 0:g}): "
+            f"⬆ Upscale under job {job}'s image renders it again, as does `neurostream "
+            f"upscale {job}` offline.")
+
+
+def _morph_note(recipe: Recipe, parents: Sequence[Link]) -> str:
+    ends = {link.position: link.parent_id for link in parents if link.kind is LinkKind.MORPH}
+    where = f"{recipe.blend:.3g} of the way"
+    if 0 in ends and 1 in ends:
+        return (f"A frame of the morph from job {ends[0]} to job {ends[1]} ({where}): "
+                f"/morph from:{ends[0]} to:{ends[1]} renders the whole morph again.")
+    return f"A frame of a morph ({where}): /morph renders the whole morph again."
 
 
 # -- showing user text safely ------------------------------------------------------------------

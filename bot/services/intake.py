@@ -7,7 +7,10 @@ Attachments are taken safely, in this order, each step only if the one before pa
    resolved attachment, never a link from text), within ``budget`` seconds;
 3. its header is checked (PNG/JPEG/WebP only, sides, pixels; Pillow's bomb guard on), then
    the pixels decoded, converted to RGB(A), fitted to the size the job runs at, and kept in
-   the attachments store by content hash.
+   the attachments store by content hash. An inpaint's image (and mask) within the size
+   limits is kept at its own size, even with sides that are not multiples of 8: the job
+   renders at the multiples of 8 below them and pastes the render back into the image, so
+   the result is the image's size (``Recipe.source_size``).
 
 Then the request goes through the one door (``GenerationService.submit``): validation, the
 channel's theme, the request rules, the acknowledgement, the record. Steps 1-3 come before the
@@ -23,10 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from PIL import Image
+
 from bot.domain.errors import ValidationError
 from bot.domain.images import (
     NO_MASK,
     DeclaredFile,
+    Fit,
     InputLimits,
     Sizing,
     check_byte_size,
@@ -122,14 +128,17 @@ class IntakeService:
                       strength: float | None = None,
                       acknowledge: Acknowledge | None = None) -> Submitted:
         """Repaint the white part of ``mask`` (no mask: the image's transparent pixels); the
-        result has the image's size and keeps everything outside the mask's soft edge."""
+        result has the image's size (scaled down to the limits if larger) and keeps everything
+        outside the mask's soft edge."""
         what = _dream(request)
         strength = _strength(strength, INPAINT_STRENGTH)
         prepared = await self.prepare_inpaint(image, mask)
         assert prepared.mask is not None
+        sizing = prepared.sizing
         dream = dataclasses.replace(what, mode=Mode.INPAINT, init_image=prepared.image.ref,
                                     mask_image=prepared.mask.ref, strength=strength,
-                                    width=prepared.sizing.width, height=prepared.sizing.height)
+                                    width=sizing.width, height=sizing.height,
+                                    source_size=_inpainted_size(sizing))
         jobs = await self._generation.submit(dataclasses.replace(request, what=dream),
                                              acknowledge=acknowledge)
         return Submitted(jobs, prepared.notes)
@@ -146,7 +155,8 @@ class IntakeService:
 
     async def prepare_inpaint(self, image: Upload, mask: Upload | None) -> Prepared:
         """Check, read, decode and store an image and its mask (from the upload, or the image's
-        transparent pixels); both at the size the job runs at."""
+        transparent pixels); both at the image's own size, or scaled down to the size the job
+        runs at when the image is larger than the size limits."""
         check_declared("the image", image.declared, self.limits)
         if mask is not None:
             check_declared("the mask", mask.declared, self.limits, min_side=1)
@@ -185,19 +195,25 @@ class IntakeService:
                         ) -> tuple[Sizing, bytes, bytes, tuple[str, ...]]:
         image = decode_upload(data, "the image", self.limits)
         sizing = working_size(image.width, image.height, self._generation.limits)
-        notes = [note for note in (sizing.note,) if note]
+        # Within the size limits the image is kept at its own size, sides not multiples of 8
+        # included: the engine renders at ``sizing``'s size and pastes the render back into
+        # it (Recipe.source_size). Beyond them it is scaled down, and so is the result.
+        notes = [note for note in (sizing.note,) if note and sizing.fit is Fit.SCALED]
         if mask_data is not None:
             upload = decode_upload(mask_data, "the mask", self.limits, min_side=1)
             if note := mask_size_note(upload.size, image.size):
                 notes.append(note)
             mask = mask_from_upload(upload)
+            if mask.size != image.size:
+                mask = mask.resize(image.size, Image.Resampling.NEAREST)  # stays binary
         elif image.mode == "RGBA":
             mask = mask_from_alpha(image)
         else:
             raise ValidationError(NO_MASK)
-        mask = fit_to(mask, sizing, mask=True)
+        picture = flatten(image, HIDDEN_BACKGROUND)
+        if sizing.fit is Fit.SCALED:
+            mask, picture = fit_to(mask, sizing, mask=True), fit_to(picture, sizing)
         check_mask_coverage(*coverage(mask), from_alpha=mask_data is None)
-        picture = fit_to(flatten(image, HIDDEN_BACKGROUND), sizing)
         return sizing, encode_stored(picture), encode_stored(mask), tuple(notes)
 
 
@@ -212,6 +228,12 @@ def _strength(strength: float | None, default: float) -> float:
     if not STRENGTH_MIN <= value <= 1.0:
         raise ValidationError(f"strength must be between {STRENGTH_MIN:g} and 1, got {value:g}")
     return value
+
+
+def _inpainted_size(sizing: Sizing) -> tuple[int, int] | None:
+    """The size an inpaint's result keeps when it is not the render's: the image's own when
+    its sides are not multiples of 8 (it is stored as it is, and pasted back into)."""
+    return sizing.source if sizing.fit is Fit.CROPPED else None
 
 
 def _requested_size(what: DreamRequest, sizing: Sizing) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import io
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +25,7 @@ from PIL import Image
 from bot.domain.errors import UserError
 from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.lineage import Attachment, GroupKind, Link, LinkKind
-from bot.domain.recipe import SEED_MAX, Recipe
+from bot.domain.recipe import SEED_MAX, Mode, Recipe
 from bot.domain.requests import JobRequest
 from bot.domain.tools import (
     MORPH_FRAMES,
@@ -39,6 +40,7 @@ from bot.domain.tools import (
 from bot.domain.validation import Limits
 from bot.render.animation import morph_animation, morph_contact_sheet
 from bot.render.canvas import zoom_canvas
+from bot.render.texts import MASK_FILE, SOURCE_FILE
 from bot.services.generation import Acknowledge, GenerationService
 from bot.storage.attachments import AttachmentStore
 from bot.storage.lineage import LineageRepository
@@ -61,12 +63,32 @@ def _zoom_inputs(path: str) -> tuple[bytes, bytes]:
     return _png(canvas), _png(mask)
 
 
+def _read_inputs(locate: Callable[[str], Path], inputs: list[tuple[str, str | None]]
+                 ) -> list[tuple[str, bytes]]:
+    """(``name`` + the stored file's suffix, its bytes) of each stored input image."""
+    files = []
+    for name, ref in inputs:
+        path = locate(ref or "")
+        files.append((name + path.suffix, path.read_bytes()))
+    return files
+
+
 def _read_frames(paths: list[str]) -> list[Image.Image]:
     frames = []
     for path in paths:
         with Image.open(path) as image:
             frames.append(image.convert("RGB"))
     return frames
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeCard:
+    """What the 📋 Recipe button shows of a job: the job, its lineage links (first parent
+    first), and the input images it started from as (file name, bytes), when they fit."""
+
+    job: Job
+    parents: tuple[Link, ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 class ToolService:
@@ -113,6 +135,28 @@ class ToolService:
         """The size limits of the recipe's model (the default model's for an unknown one)."""
         names = self._generation.model_names()
         return self._generation.model(recipe.model if recipe.model in names else None).limits
+
+    async def recipe_card(self, job_id: int, requester: Requester, *,
+                          limit: int) -> RecipeCard:
+        """Job ``job_id`` with its lineage and, for a job that starts from an uploaded image
+        (a sketch, an inpaint, a zoom-out), that image and its mask from the attachments
+        store, so that its command can be run again; left out when together they pass
+        ``limit`` bytes (the upload limit) or are no longer stored."""
+        job = await self.job(job_id, requester)
+        parents = tuple(await self._lineage.parents(job.id))
+        recipe = job.recipe
+        if recipe.mode not in (Mode.IMG2IMG, Mode.INPAINT) or recipe.is_morph_frame:
+            return RecipeCard(job, parents)
+        inputs = [(SOURCE_FILE, recipe.init_image)]
+        if recipe.mode is Mode.INPAINT:
+            inputs.append((MASK_FILE, recipe.mask_image))
+        try:
+            files = await self._run(_read_inputs, self._attachments.locate, inputs)
+        except (FileNotFoundError, ValueError):  # gone, or not a stored image's reference
+            return RecipeCard(job, parents)
+        if sum(len(data) for _, data in files) > limit:
+            return RecipeCard(job, parents)
+        return RecipeCard(job, parents, tuple(files))
 
     # -- the tools -----------------------------------------------------------------------------
 

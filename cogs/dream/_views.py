@@ -26,7 +26,7 @@ from bot.domain.jobs import Job
 from bot.domain.lineage import Link, LinkKind
 from bot.domain.moderation import Action, Actor
 from bot.domain.tools import VARY_STRONG, VARY_SUBTLE
-from bot.render.texts import DISCORD_MESSAGE_LIMIT, clip, code_block, recipe_command
+from bot.render.texts import DISCORD_MESSAGE_LIMIT, clip, code_block, recipe_text
 from bot.services.generation import Acknowledge
 from bot.services.intake import Submitted
 
@@ -228,7 +228,8 @@ class DeleteButton(JobButton, template=r"ns:delete:(?P<job>\d+)"):
 
 
 class RecipeButton(JobButton, template=r"ns:recipe:(?P<job>\d+)"):
-    """📋 The full recipe, ready to paste into /dream (ephemeral)."""
+    """📋 The command that reproduces the job, ready to paste (/dream, /sketch or /inpaint with
+    the images to attach sent along, /vary), or what makes it (ephemeral)."""
 
     action = "recipe"
     label = "Recipe"
@@ -236,20 +237,25 @@ class RecipeButton(JobButton, template=r"ns:recipe:(?P<job>\d+)"):
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Show the recipe to the clicker only."""
-        _, job = await _job(interaction, self.job_id)
-        command = recipe_command(job.recipe)
+        card = await _bot(interaction).services.tools.recipe_card(
+            self.job_id, requester_from(interaction), limit=interaction.filesize_limit)
+        recipe = card.job.recipe
+        text = recipe_text(recipe, card.parents, files=[name for name, _ in card.files])
+        files = [discord.File(io.BytesIO(data), filename=name) for name, data in card.files]
+        # The notes are the bot's own words (job numbers, file names): no user text.
+        tail = "\n".join([*text.notes, f"Model: `{clip(recipe.model, 200)}` · Sampler: "
+                                        f"{recipe.sampler}"])
+        command = text.command
         # A code block to copy; a backtick in the prompt cannot end it early.
-        tail = f"Model: `{clip(job.recipe.model, 200)}` · Sampler: {job.recipe.sampler}"
-        block = code_block(command, len(command) * 2 + 8)
-        if len(block) + len(tail) <= DISCORD_MESSAGE_LIMIT:
-            await interaction.response.send_message(block + tail, ephemeral=True)
+        block = code_block(command, len(command) * 2 + 8) if command else ""
+        if command is None or len(block) + len(tail) <= DISCORD_MESSAGE_LIMIT:
+            await interaction.response.send_message(block + tail, ephemeral=True, files=files)
             return
         # Too long for a message (a raised prompt limit): the whole recipe comes as a file.
         tail = f"\n(cut: the whole recipe is in recipe.txt)\n{tail}"
         block = code_block(command, DISCORD_MESSAGE_LIMIT - len(tail))
-        await interaction.response.send_message(
-            block + tail, ephemeral=True,
-            file=discord.File(io.BytesIO(command.encode()), filename="recipe.txt"))
+        files.append(discord.File(io.BytesIO(command.encode()), filename="recipe.txt"))
+        await interaction.response.send_message(block + tail, ephemeral=True, files=files)
 
 
 class UpscaleCellButton(JobButton, template=r"ns:u:(?P<job>\d+)"):

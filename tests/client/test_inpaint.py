@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from bot.domain.recipe import Mode
 from bot.inference.masks import EDGE_REACH
@@ -115,3 +115,47 @@ async def test_unusable_masks_are_refused_before_the_defer(
         text = await refusal(handle)
     assert needle in text, text
     assert job_rows(env) == []
+
+
+ODD = (203, 157)  # neither side a multiple of 8: rendered at 200×152, pasted back at 203×157
+ODD_BOXES = ((60, 40, 140, 100), (170, 120, 203, 157))  # the second reaches both far edges
+
+
+def _mask_of_boxes(size: tuple[int, int], boxes: tuple[tuple[int, int, int, int], ...]) -> bytes:
+    mask = Image.new("L", size, 0)
+    for left, top, right, bottom in boxes:
+        ImageDraw.Draw(mask).rectangle((left, top, right - 1, bottom - 1), fill=255)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _far_from(mask_png: bytes, margin: int) -> np.ndarray:
+    """True where no pixel of the mask lies within ``margin`` px (in x and in y)."""
+    with Image.open(io.BytesIO(mask_png)) as mask:
+        near = mask.convert("L").filter(ImageFilter.MaxFilter(2 * margin + 1))
+    return np.asarray(near) == 0
+
+
+async def test_an_image_of_sides_not_multiples_of_8_comes_back_at_its_own_size(env: Env) -> None:
+    world, fake = env.world, env.fake
+    original, mask = png(ODD, seed=4), _mask_of_boxes(ODD, ODD_BOXES)
+    async with env.run_bot():
+        handle = await fake.send_command(world.guild, world.channel, world.alice, "inpaint", {
+            "image": Upload("photo.png", original), "mask": Upload("mask.png", mask),
+            "prompt": "a lamp", "steps": 3, "seed": 5})
+        message = await _result(handle)
+    got, want = _pixels(message.attachments[0].data), _pixels(original)
+    assert got.shape == want.shape == (ODD[1], ODD[0], 3)  # the original's size, not 200×152
+    far = _far_from(mask, MAX_EDGE)
+    assert far[:, 200:].any() and far[152:, :].any()  # the strips beyond 200×152 are checked
+    assert np.array_equal(got[far], want[far])  # exactly as they were, the strips included
+    # The mask reaches into the strips: they are painted there like the rest of the mask.
+    corner = (slice(120 + EDGE_REACH, None), slice(200, None))
+    assert not np.array_equal(got[corner], want[corner])
+    meta = _metadata(message)
+    assert (meta["Size"], meta["Seed"], meta["prompt"]) == ("203x157", "5", "a lamp")
+    ((_, recipe),) = job_rows(env)
+    assert (recipe.width, recipe.height, recipe.source_size) == (200, 152, ODD)
+    stored = stored_attachments(env)
+    assert stored[recipe.init_image] == stored[recipe.mask_image] == ODD  # kept uncropped

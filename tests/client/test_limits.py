@@ -64,7 +64,10 @@ async def test_a_long_themed_prompt_under_a_raised_limit_is_delivered(
     assert len(recipe.content) <= 2000 and recipe.content.count("```") == 2
     full = recipe.attachments[0].data.decode()
     assert recipe.attachments[0].filename == "recipe.txt"
-    assert full.startswith("/dream prompt:a watercolour of misty hills") and "dogs dogs" in full
+    # The user's own words (the channel's theme adds its own where the command is pasted).
+    assert full.startswith("/dream prompt:a fox a fox") and "misty hills" not in full.split(
+        " negative:")[0]
+    assert "dogs dogs" in full
 
 
 async def test_a_refused_result_falls_back_to_a_minimal_message(env: Env) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
+from bot.domain.a1111 import format_parameters
 from bot.domain.recipe import Mode, Recipe
 from bot.inference import Engine
 from bot.inference.masks import EDGE_REACH
@@ -51,3 +52,20 @@ def test_a_resized_input_is_kept_at_the_requested_size(tiny_engine: Engine,
     resized = photo.resize((192, 160), Image.Resampling.LANCZOS)
     kept = slice(None, 96 - EDGE_REACH)
     assert np.array_equal(_pixels(result.images[0])[:, kept], _pixels(resized)[:, kept])
+
+
+def test_an_image_of_sides_not_multiples_of_8_is_pasted_back_at_its_own_size(
+        tiny_engine: Engine) -> None:
+    # 101×83: rendered at 96×80; the last 5 columns and 3 rows are kept like the rest.
+    photo = Image.effect_noise((101, 83), 60).convert("RGB")
+    mask = Image.new("L", photo.size, 0)
+    mask.paste(255, (0, 0, 30, 83))  # the left 30 columns are repainted
+    result = tiny_engine.inpaint(photo, mask, "a red door", steps=2, seed=3)
+    (recipe,) = result.recipes
+    assert result.images[0].size == photo.size
+    assert (recipe.width, recipe.height, recipe.source_size) == (96, 80, (101, 83))
+    out, original = _pixels(result.images[0]), _pixels(photo)
+    kept = slice(30 + EDGE_REACH, None)  # the right strip (x ≥ 96) and bottom rows included
+    assert np.array_equal(out[:, kept], original[:, kept])
+    assert np.abs(out[:, : 30 - EDGE_REACH] - original[:, : 30 - EDGE_REACH]).mean() > 10
+    assert format_parameters(recipe).splitlines()[-1].count("Size: 101x83") == 1

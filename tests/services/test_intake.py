@@ -155,3 +155,44 @@ async def test_a_slow_reader_is_cut_off_at_the_budget(intake: Intake) -> None:
     intake.service.budget = 0.05
     with pytest.raises(ValidationError, match=r"took longer than 0\.05 s"):
         await intake.service.prepare_sketch(Upload(DeclaredFile("x.png", 100), never))
+
+
+def _half_mask(size: tuple[int, int]) -> bytes:
+    mask = Image.new("L", size, 0)
+    mask.paste(255, (0, 0, size[0] // 2, size[1]))
+    return encoded(mask)
+
+
+async def test_an_inpaint_keeps_an_image_of_sides_not_multiples_of_8_uncropped(
+        intake: Intake) -> None:
+    request = JobRequest(DreamRequest(prompt="a door"), Requester())
+    submitted = await intake.service.inpaint(request, upload(png((203, 157))),
+                                             upload(_half_mask((203, 157))))
+    assert submitted.notes == ()  # nothing was cropped, so no note says so
+    (sent,) = intake.generation.requests
+    dream = sent.what
+    assert isinstance(dream, DreamRequest)
+    assert (dream.width, dream.height, dream.source_size) == (200, 152, (203, 157))
+    assert (await stored(intake, dream.init_image or "")).size == (203, 157)
+    assert (await stored(intake, dream.mask_image or "")).size == (203, 157)
+
+
+async def test_an_inpaint_larger_than_the_limits_is_scaled_down_with_a_note(
+        intake: Intake) -> None:
+    request = JobRequest(DreamRequest(prompt="a door"), Requester())
+    submitted = await intake.service.inpaint(request, upload(encoded(Image.new("RGB", (512, 384)))),
+                                             upload(_half_mask((512, 384))))
+    assert submitted.notes == ("the image is 512×384; it was scaled down to 256×192 to fit "
+                               "the size limits",)
+    (sent,) = intake.generation.requests
+    dream = sent.what
+    assert isinstance(dream, DreamRequest)
+    assert (dream.width, dream.height, dream.source_size) == (256, 192, None)
+    assert (await stored(intake, dream.init_image or "")).size == (256, 192)
+
+
+async def test_a_mask_of_another_size_is_stored_at_the_image_size(intake: Intake) -> None:
+    prepared = await intake.service.prepare_inpaint(upload(png((101, 83))),
+                                                    upload(_half_mask((50, 40))))
+    assert prepared.mask is not None and "the mask was resized" in prepared.notes[0]
+    assert (await stored(intake, prepared.mask.ref)).size == (101, 83)

@@ -209,3 +209,18 @@ async def test_morph_ends_must_match(app: App) -> None:
     end = await _dream(app, seed=2, steps=2)
     with pytest.raises(UserError, match=f"same steps: job {start.id} has 3, job {end.id} has 2"):
         await app.tools.morph(start.id, end.id, CLI)
+
+
+async def test_a_recipe_card_sends_the_stored_inputs_that_fit(app: App) -> None:
+    parent = await _dream(app)
+    [child] = await _done(app, await app.tools.zoom_out(parent.id, CLI))
+    card = await app.tools.recipe_card(child.id, CLI, limit=10 * 2**20)
+    assert card.job.id == child.id and card.parents == (Link(parent.id, LinkKind.ZOOM),)
+    stored = {name: app.attachments.locate(ref or "").read_bytes()
+              for name, ref in (("source.png", child.recipe.init_image),
+                                ("mask.png", child.recipe.mask_image))}
+    assert dict(card.files) == stored
+    too_small = await app.tools.recipe_card(child.id, CLI, limit=sum(map(len, stored.values())) - 1)
+    assert too_small.files == () and too_small.parents == card.parents
+    plain = await app.tools.recipe_card(parent.id, CLI, limit=10 * 2**20)
+    assert (plain.parents, plain.files) == ((), ())  # a prompt's job starts from no file
