@@ -325,8 +325,7 @@ async def open_app(settings: Settings, *, sources: Iterable[str], recover: bool,
             wall = WallService(party_rows)
             styles = load_styles(style_folders(settings))
             generation.styles = styles  # the one door applies /dream style: presets
-            craft = StyleService(generation, styles, jobs=jobs,
-                                 lineage=LineageRepository(database),
+            craft = StyleService(generation, styles, lineage=LineageRepository(database),
                                  max_side=settings.grids.max_side,
                                  cell_size=settings.grids.cell_size)
             ready = asyncio.ensure_future(

@@ -81,7 +81,7 @@ class NeurostreamBot(commands.Bot):
         self.delivery: Delivery | None = None
         if app is not None:
             self.delivery = Delivery(self, app.jobs, app.queue,
-                                     lineage=LineageRepository(app.database))
+                                     lineage=LineageRepository(app.database), craft=app.craft)
             # /safety nsfw: whether flagged images may appear (as spoilers) in a server.
             self.delivery.nsfw_allowed = app.moderation.nsfw_allowed
 

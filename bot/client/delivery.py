@@ -29,7 +29,7 @@ from bot.client.flagged import (
     withheld_notice,
     withheld_reason,
 )
-from bot.client.grids import SHOWN_KINDS, GridDelivery, GridViewFactory
+from bot.client.grids import GridDelivery, GridViewFactory, LabelledViewFactory
 from bot.client.transport import DiscordTransport, ResultMessage
 from bot.domain.jobs import Job, JobState
 from bot.domain.lineage import JobGroup
@@ -38,6 +38,7 @@ from bot.render.embeds import minimal_embed, result_embed, waiting_text
 from bot.render.fit import fit_result
 from bot.render.png import encode_preview
 from bot.render.texts import UserText, fit, position_text, progress_text
+from bot.services.craft import StyleService
 from bot.storage.jobs import JobRepository
 from bot.storage.lineage import LineageRepository
 
@@ -90,6 +91,7 @@ class Delivery:
 
     def __init__(self, client: discord.Client, jobs: JobRepository, queue: JobEvents, *,
                  lineage: LineageRepository | None = None,
+                 craft: StyleService | None = None,
                  edit_interval: float = EDIT_INTERVAL,
                  clock: Callable[[], float] = time.time) -> None:
         self._client = client
@@ -110,11 +112,14 @@ class Delivery:
         self.nsfw_allowed: Callable[[int | None], bool] = lambda guild_id: False
         # What a started job's message says (the bot says when its model is being loaded).
         self.started_text: Callable[[Job], str] = lambda job: GENERATING
-        # /dream count: grids (one message per job group); needs the lineage repository.
+        # /dream count: grids, morphs, and (drawn by ``craft``) /styles and /xy grids: one
+        # message per job group; needs the lineage repository.
         self._grids = (GridDelivery(jobs, lineage, queue, self._transport, self._encoder,
                                     edit_interval=edit_interval,
                                     upload_limit=DEFAULT_UPLOAD_LIMIT, place_text=position_text)
                        if lineage is not None else None)
+        if self._grids is not None:
+            self._grids.craft = craft
         self._place_text: Callable[[int, float | None], str] = position_text
         # Jobs whose outcome is being posted: a shutdown lets these finish and be recorded.
         self._posting: set[int] = set()
@@ -142,6 +147,16 @@ class Delivery:
     def grid_view_factory(self, factory: GridViewFactory | None) -> None:
         if self._grids is not None:
             self._grids.view_factory = factory
+
+    @property
+    def labelled_view_factory(self) -> LabelledViewFactory | None:
+        """The buttons under a finished /styles or /xy grid (a button per cell)."""
+        return self._grids.labelled_view_factory if self._grids is not None else None
+
+    @labelled_view_factory.setter
+    def labelled_view_factory(self, factory: LabelledViewFactory | None) -> None:
+        if self._grids is not None:
+            self._grids.labelled_view_factory = factory
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -193,7 +208,8 @@ class Delivery:
             task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
 
     def follow_grid(self, job_ids: list[int]) -> None:
-        """Follow the jobs of one grid (``/dream count:``) or morph as one message."""
+        """Follow the jobs of one grid (``/dream count:``, ``/styles``, ``/xy``) or morph as
+        one message."""
         async def find_and_follow() -> None:
             try:
                 group = await self._shown_group_of(job_ids[0])
@@ -214,11 +230,11 @@ class Delivery:
 
     async def _shown_group_of(self, job_id: int) -> JobGroup | None:
         """The grid or morph a job belongs to (shown as one message), if any."""
-        if self._lineage is None:
+        if self._lineage is None or self._grids is None:
             return None
         for group_id in await self._lineage.groups_of(job_id):
             group = await self._lineage.group(group_id)
-            if group is not None and group.kind in SHOWN_KINDS:
+            if group is not None and self._grids.shows(group):
                 return group
         return None
 

@@ -1,4 +1,5 @@
-"""Job groups shown as one message: a ``/dream count:`` grid and a ``/morph``'s frames.
+"""Job groups shown as one message: a ``/dream count:`` grid, a ``/morph``'s frames, and the
+labelled grids of ``/styles`` and ``/xy``.
 
 The group's message is the interaction's response (through its first job, whose token and
 waiting message it shares), or a channel message once the token is gone. While the jobs are
@@ -6,7 +7,9 @@ made it shows the finished images with a placeholder for the others (a JPEG with
 so nobody mistakes it for a result). When all are done a grid shows its PNG with U1–U4 (that
 cell at full size, its own metadata and buttons) and V1–V4 (a subtle variation of that cell); a
 morph shows its animation (WebP, or GIF where Pillow lacks WebP) and its contact sheet. A
-restart follows the group again from what the database recorded.
+labelled grid is drawn by the craft service (row and column headers on the image), as a mosaic
+while its cells are made, then with a button per cell. A restart follows the group again from
+what the database recorded, through this same code.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 import discord
 from PIL import Image
 
+from bot.client.labelled import labelled_embed, labelled_text
 from bot.client.transport import DiscordTransport, ResultMessage
 from bot.domain.jobs import Job, JobState
 from bot.domain.lineage import GroupKind, JobGroup
@@ -39,6 +43,7 @@ from bot.render.fit import fit_under
 from bot.render.grid import compose_grid
 from bot.render.png import encode_preview
 from bot.render.texts import progress_text
+from bot.services.craft import Grid, GridImage, StyleService
 from bot.storage.jobs import JobRepository
 from bot.storage.lineage import LineageRepository
 
@@ -53,9 +58,10 @@ GUTTER = 4
 
 # The buttons under a finished grid, given its cells in order (None: a cell without an image).
 GridViewFactory = Callable[[Sequence[Job | None]], discord.ui.View]
+# The buttons under a finished labelled grid (a button per cell).
+LabelledViewFactory = Callable[[Grid], discord.ui.View]
 
-
-SHOWN_KINDS = (GroupKind.GRID, GroupKind.MORPH)  # the groups delivered as one message
+LABELLED_KINDS = (GroupKind.STYLES, GroupKind.XY)  # drawn by the craft service, with labels
 
 
 def grid_columns(count: int) -> int:
@@ -116,7 +122,8 @@ def encode_mosaic(cells: Sequence[bytes | None], columns: int,
 
 
 class GridDelivery:
-    """Follows the job groups of ``/dream count:`` and keeps their one message current."""
+    """Follows the job groups shown as one message (``/dream count:``, ``/morph``, ``/styles``,
+    ``/xy``) and keeps that message current, in a normal run and after a restart alike."""
 
     def __init__(self, jobs: JobRepository, lineage: LineageRepository, queue: JobEvents,
                  transport: DiscordTransport, encoder: ThreadPoolExecutor, *,
@@ -131,8 +138,17 @@ class GridDelivery:
         self._upload_limit = upload_limit
         self.place_text = place_text
         self.view_factory: GridViewFactory | None = None
+        # The labelled grids of /styles and /xy: the craft service draws them, the craft cog
+        # gives their buttons. Without the service such a group's cells are posted one by one.
+        self.craft: StyleService | None = None
+        self.labelled_view_factory: LabelledViewFactory | None = None
         # Groups whose grid is being posted: a shutdown lets these finish and be recorded.
         self.posting: set[int] = set()
+
+    def shows(self, group: JobGroup) -> bool:
+        """Whether this group is delivered as one message (else each job is on its own)."""
+        return (group.kind in (GroupKind.GRID, GroupKind.MORPH)
+                or (group.kind in LABELLED_KINDS and self.craft is not None))
 
     async def follow(self, group: JobGroup) -> None:
         """Show the group's progress until every cell has finished, then post the grid."""
@@ -141,18 +157,25 @@ class GridDelivery:
         merged: asyncio.Queue[JobEvent] = asyncio.Queue()
         forwards = [asyncio.create_task(_forward(events, merged)) for events in queues.values()]
         try:
+            # A labelled grid's cells are drawn from their files by the craft service: here a
+            # cell's entry only says that it has finished.
+            grid = (await self.craft.grid(group.id)
+                    if self.craft is not None and group.kind in LABELLED_KINDS else None)
             jobs = {job_id: await self._jobs.get(job_id) for job_id in members}
             cells: dict[int, bytes | None] = {}
             for job_id, job in jobs.items():
                 if job is None:  # not in the records any more: a cell without an image
                     cells[job_id] = None
                 elif job.state.finished:
-                    cells[job_id] = await self._read(job)
+                    cells[job_id] = await self._read(job) if grid is None else None
             if group.message_id is None:
-                await self._until_finished(group, jobs, cells, merged)
+                await self._until_finished(group, jobs, cells, merged, grid)
                 self.posting.add(group.id)
                 try:
-                    await self._post(group, [jobs[i] for i in members], cells)
+                    if grid is None:
+                        await self._post(group, [jobs[i] for i in members], cells)
+                    else:
+                        await self._post_labelled(group, grid, jobs[members[0]] or grid.jobs[0])
                 finally:
                     self.posting.discard(group.id)
             else:  # posted before a crash that came before its cells were marked delivered
@@ -178,26 +201,41 @@ class GridDelivery:
 
     async def _until_finished(self, group: JobGroup, jobs: dict[int, Job | None],
                               cells: dict[int, bytes | None],
-                              merged: asyncio.Queue[JobEvent]) -> None:
+                              merged: asyncio.Queue[JobEvent], grid: Grid | None) -> None:
         carrier = jobs[group.members[0]]
         if carrier is None:
             return
         progress: JobEvent | None = None
-        # Nothing new to show before the first event: the waiting message has the place.
-        changed = False
+        # Nothing new to show before the first event: the waiting message has the place. A
+        # labelled grid shows its (empty) mosaic at once: its headers say what will come.
+        changed = grid is not None
         next_edit = 0.0
+        # A labelled mosaic decodes every finished cell: drawn again only when one finishes.
+        mosaic: GridImage | None = None
         while len(cells) < len(group.members):
             now = time.monotonic()
             if changed and now >= next_edit:
-                await self._show(group, carrier, cells, progress)
+                if grid is None:
+                    await self._show(group, carrier, cells, progress)
+                else:
+                    if mosaic is None or mosaic.done + mosaic.failed != len(cells):
+                        assert self.craft is not None
+                        mosaic = await self.craft.render(grid, preview=True)
+                    await self._show_labelled(grid, carrier, mosaic, progress)
                 changed, next_edit = False, time.monotonic() + self._edit_interval
+                if carrier.status_message_id is None:
+                    # The transport found the waiting message and recorded it: no more look-ups.
+                    carrier = await self._jobs.get(carrier.id) or carrier
             timeout = max(0.0, next_edit - time.monotonic()) if changed else None
             try:
                 event = await asyncio.wait_for(merged.get(), timeout)
             except TimeoutError:
                 continue
             jobs[event.job.id] = event.job
-            if event.kind.final:
+            if event.kind.final and grid is not None:
+                cells[event.job.id] = None
+                progress = None if progress and progress.job.id == event.job.id else progress
+            elif event.kind.final:
                 # A flagged cell is drawn as a placeholder (its file is kept, never shown).
                 output = (event.output.data if event.output is not None
                           and not event.job.flagged else None)
@@ -225,6 +263,50 @@ class GridDelivery:
                 mosaic_columns(group.kind, len(ordered)), size)
         await self._transport.edit_waiting(carrier, waiting_text(carrier.recipe, status),
                                            preview=preview)
+
+    async def _show_labelled(self, grid: Grid, carrier: Job, image: GridImage,
+                             progress: JobEvent | None) -> None:
+        """Edit the waiting message: the labelled mosaic so far and how far the cells are."""
+        if progress is not None:
+            detail = progress_text(progress.step, progress.total)
+        elif not image.done and (place := self._queue.position(carrier.id)):
+            detail = self.place_text(place, self._queue.estimate_wait(carrier.id))
+        else:
+            detail = ""
+        await self._transport.edit_waiting(carrier, labelled_text(grid, image, detail),
+                                           preview=image.data)
+
+    async def _post_labelled(self, group: JobGroup, grid: Grid, carrier: Job) -> None:
+        """Post the finished labelled grid with a button per cell (through its first cell's
+        job, ``carrier``); record it as every cell's delivered message."""
+        craft = self.craft
+        assert craft is not None
+        mention = f"<@{carrier.requester.user_id}>" if carrier.requester.user_id else ""
+
+        async def render(limit: int) -> ResultMessage:
+            image = await craft.render(grid, limit=limit)
+            view = self.labelled_view_factory(grid) if self.labelled_view_factory else None
+            return ResultMessage(image.data, image.filename, labelled_embed(grid, image),
+                                 view, f"{mention} your grid is ready" if mention else "")
+
+        def refused(error: discord.HTTPException) -> str:
+            return (f"❌ {mention} Discord refused this grid's message (error {error.code}); "
+                    f"its images are kept on the server as jobs "
+                    f"{', '.join(str(job.id) for job in grid.jobs)}.")
+
+        message_id = await self._transport.post_result(
+            carrier, render, carrier.requester.attachment_limit or self._upload_limit,
+            minimal=minimal_group_embed(group.id, group.kind), refused=refused,
+            marker=group_marker(group.id, group.kind))
+        await self._record(group, grid.jobs, message_id)
+
+    async def _record(self, group: JobGroup, jobs: Sequence[Job], message_id: int | None) -> None:
+        """The group's message is every member's delivered message."""
+        if message_id is None:
+            return
+        await self._lineage.update_group(group.id, message_id=message_id)
+        for job in jobs:
+            await self._jobs.update(job.id, message_id=message_id)
 
     async def _post(self, group: JobGroup, jobs: Sequence[Job | None],
                     cells: dict[int, bytes | None]) -> None:
@@ -269,11 +351,7 @@ class GridDelivery:
                 carrier.requester.attachment_limit or self._upload_limit,
                 minimal=minimal_group_embed(group.id, group.kind), refused=refused,
                 marker=group_marker(group.id, group.kind))
-        if message_id is None:
-            return
-        await self._lineage.update_group(group.id, message_id=message_id)
-        for job in present:
-            await self._jobs.update(job.id, message_id=message_id)
+        await self._record(group, present, message_id)
 
 
 async def _forward(source: asyncio.Queue[JobEvent], target: asyncio.Queue[JobEvent]) -> None:

@@ -35,7 +35,6 @@ from bot.render.fit import Encoded, fit_result
 from bot.render.grid import compose_grid
 from bot.render.png import encode_preview
 from bot.services.generation import Acknowledge, GenerationService
-from bot.storage.jobs import JobRepository
 from bot.storage.lineage import LineageRepository
 
 if TYPE_CHECKING:
@@ -193,11 +192,10 @@ class StyleService:
     """Style presets, prompt checks and teaching grids; every job goes through the one door."""
 
     def __init__(self, generation: GenerationService, catalog: StyleCatalog, *,
-                 jobs: JobRepository, lineage: LineageRepository, max_side: int = 6,
+                 lineage: LineageRepository, max_side: int = 6,
                  cell_size: int = 512) -> None:
         self.generation = generation
         self.catalog = catalog
-        self._jobs = jobs
         self._lineage = lineage
         self.max_side = max_side
         self.cell_size = cell_size
@@ -322,13 +320,6 @@ class StyleService:
             for wait in waits:
                 wait.cancel()
         return await self.render(grid, limit=limit)
-
-    async def record_message(self, grid: Grid, message_id: int) -> None:
-        """Remember the grid's message (its cells count as delivered with it)."""
-        for job in grid.jobs:
-            await self._jobs.update(job.id, message_id=message_id)
-        if grid.group_id is not None:
-            await self._lineage.update_group(grid.group_id, message_id=message_id)
 
     async def cell(self, job_id: int, *, limit: int = DEFAULT_UPLOAD_LIMIT) -> CellResult:
         """A grid cell's job and its result encoded under ``limit`` bytes (keeping the recipe

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import logging
-import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -15,83 +12,22 @@ from bot.client.errors import report_error
 from bot.client.requester import requester_from
 from bot.domain.errors import UserError
 from bot.domain.xy import AXIS_HELP, Axis
-from bot.services.craft import Grid, GridImage
+from bot.services.craft import Grid
 from cogs.craft._autocomplete import style_autocomplete
-from cogs.craft._render import check_text, grid_text
-from cogs.craft._views import grid_view
+from cogs.craft._render import check_text
 
 if TYPE_CHECKING:
     from bot.client.bot import NeurostreamBot
 
-log = logging.getLogger(__name__)
-
 AXIS_CHOICES = [app_commands.Choice(name=f"{axis} — {AXIS_HELP[axis]}"[:100], value=str(axis))
                 for axis in Axis]
-TOKEN_MARGIN = 60.0  # stop editing through the interaction this long before its token expires
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
 
-class GridMessage:
-    """Keeps one grid's message current: edits the interaction's response while its token
-    lives, then posts to the channel (the token lasts 15 minutes; a big grid may take longer)."""
-
-    def __init__(self, bot: NeurostreamBot, interaction: discord.Interaction, grid: Grid) -> None:
-        self.bot = bot
-        self.interaction = interaction
-        self.grid = grid
-        self.expires = grid.jobs[0].requester.token_expires_at or time.time() + 15 * 60
-
-    def _file(self, image: GridImage) -> discord.File:
-        return discord.File(io.BytesIO(image.data), filename=image.filename)
-
-    async def update(self, image: GridImage) -> None:
-        """Show the mosaic so far (skipped once the token is near its end)."""
-        if time.time() >= self.expires - TOKEN_MARGIN:
-            return
-        try:
-            await self.interaction.edit_original_response(
-                content=grid_text(self.grid, image), attachments=[self._file(image)],
-                allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException as error:
-            log.warning("could not update grid %s: %s", self.grid.group_id, error)
-
-    async def finish(self, image: GridImage) -> int | None:
-        """Show the finished grid with its cell buttons; the message's id."""
-        view = grid_view(self.grid)
-        content = grid_text(self.grid, image)
-        if time.time() < self.expires - TOKEN_MARGIN:
-            try:
-                message = await self.interaction.edit_original_response(
-                    content=content, attachments=[self._file(image)], view=view,
-                    allowed_mentions=discord.AllowedMentions.none())
-                return message.id
-            except discord.HTTPException as error:
-                if error.status not in (401, 404):
-                    raise
-        # The interaction is gone: a plain channel message that pings the requester only.
-        requester = self.grid.jobs[0].requester
-        if requester.channel_id is None:
-            return None
-        channel = self.bot.get_partial_messageable(requester.channel_id,
-                                                   guild_id=requester.guild_id)
-        mention = f"<@{requester.user_id}> your grid is ready\n" if requester.user_id else ""
-        users = [discord.Object(requester.user_id)] if requester.user_id else []
-        sent = await channel.send(content=mention + content, file=self._file(image), view=view,
-                                  allowed_mentions=discord.AllowedMentions(
-                                      everyone=False, roles=False, users=users))
-        return sent.id
-
-
-async def show_grid(bot: NeurostreamBot, interaction: discord.Interaction, grid: Grid) -> None:
-    """Show a submitted grid as a progress mosaic until every cell is done, then its buttons."""
-    craft = bot.services.craft
-    limit = interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT
-    message = GridMessage(bot, interaction, grid)
-    await message.update(await craft.render(grid, limit=limit, preview=True))
-    final = await craft.follow(grid, message.update, limit=limit)
-    message_id = await message.finish(final)
-    if message_id is not None:
-        await craft.record_message(grid, message_id)
+def show_grid(bot: NeurostreamBot, grid: Grid) -> None:
+    """Hand a submitted grid to the delivery: it keeps the one grid message current (a mosaic
+    as cells finish, then the labelled grid with a button per cell), after a restart too."""
+    if bot.delivery is not None:
+        bot.delivery.follow_grid([job.id for job in grid.jobs])
 
 
 class CraftCog(commands.Cog):
@@ -133,7 +69,7 @@ class CraftCog(commands.Cog):
         except UserError as error:
             await report_error(interaction, error)  # nothing acknowledged, nothing queued
             return
-        await show_grid(self.bot, interaction, grid)
+        show_grid(self.bot, grid)
 
     @app_commands.command(name="xy")
     @app_commands.describe(
@@ -159,7 +95,7 @@ class CraftCog(commands.Cog):
         except UserError as error:
             await report_error(interaction, error)
             return
-        await show_grid(self.bot, interaction, grid)
+        show_grid(self.bot, grid)
 
     @prompt.command(name="tips")
     async def tips(self, interaction: discord.Interaction) -> None:

@@ -32,8 +32,14 @@ def _groups(env: Env) -> list[tuple[Any, ...]]:
         return db.execute("SELECT kind, title, data, message_id FROM job_groups").fetchall()
 
 
+def _text(message: StoredMessage) -> str:
+    """What the message says: its content and its embeds' descriptions."""
+    return "\n".join([message.content, *(embed.get("description") or ""
+                                          for embed in message.embeds)])
+
+
 def _finished_grid(message: StoredMessage) -> bool:
-    return bool(message.attachments and message.custom_ids() and "✅" in message.content)
+    return bool(message.attachments and message.custom_ids() and "✅" in _text(message))
 
 
 async def _grid(handle: InteractionHandle) -> StoredMessage:
@@ -78,7 +84,7 @@ async def test_styles_posts_one_labelled_grid_whose_cells_differ_only_in_style(e
             box = label.box
             header = image.convert("L").crop((box.x, box.y, box.right, box.bottom))
             assert header.getextrema()[0] < 100, label.lines
-    assert len(message.custom_ids()) == 4 and "seed 1234" in message.content
+    assert len(message.custom_ids()) == 4 and "seed 1234" in _text(message)
     # The mosaic was shown before the grid was complete.
     assert any("🎨" in (state.get("content") or "") for state in message.history)
     recipes = _recipes(env)
