@@ -91,24 +91,30 @@ def _quiet_serve() -> None:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
 
 
-def start_local(config: RendererConfig, shape: ClusterShape) -> str:
-    """Start a small Ray instance in this process and the application on it; the base URL of
-    its HTTP proxy (localhost only).
+def init_local(*, cpus: int, gpus: bool = False) -> None:
+    """Start a new Ray instance of this process's own (never another program's), small for a
+    bot's machine: no dashboard, an 80 MiB object store (only text crosses it), ``cpus`` CPUs,
+    the machine's GPUs only when ``gpus``. Serve's proxy checks are lenient in it."""
+    import ray
 
-    Kept small for a bot's machine: no dashboard, an 80 MiB object store (only text crosses
-    it), as many CPUs as the replicas reserve (GPUs are detected when replicas want some).
-    """
+    # Set before ray.init: the instance's processes take their environment from this one then.
+    _lenient_proxy_checks()
+    ray.init(address="local", num_cpus=cpus, num_gpus=None if gpus else 0,
+             include_dashboard=False, object_store_memory=80 * 2**20,
+             logging_level=logging.WARNING, log_to_driver=False)
+
+
+def start_local(config: RendererConfig, shape: ClusterShape) -> str:
+    """Start a small Ray instance in this process (``init_local``, as many CPUs as the
+    replicas reserve) unless one runs, and the application on it; the base URL of its HTTP
+    proxy (localhost only)."""
     import ray
     from ray import serve
 
     _quiet_serve()
     if not ray.is_initialized():
-        _lenient_proxy_checks()
-        cpus = max(1, math.ceil(shape.replicas * shape.cpus_per_replica))
-        # address="local": a new instance of this process's own, never another program's.
-        ray.init(address="local", num_cpus=cpus, num_gpus=None if shape.gpus_per_replica else 0,
-                 include_dashboard=False, object_store_memory=80 * 2**20,
-                 logging_level=logging.WARNING, log_to_driver=False)
+        init_local(cpus=max(1, math.ceil(shape.replicas * shape.cpus_per_replica)),
+                   gpus=bool(shape.gpus_per_replica))
     port = free_port()
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"log_level": "WARNING"})

@@ -27,6 +27,9 @@ from bot.queue import EventKind
 
 SOURCES = ("discord",)
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# How long a child may take to start Ray, load the model and report: about a minute on an idle
+# 2-core machine, several minutes on a busy one.
+CHILD_BOUND_S = 420
 RECIPES = [Recipe(prompt=f"lighthouse {n}", width=128, height=128, steps=60, seed=n)
            for n in range(3)]
 
@@ -116,7 +119,7 @@ async def run_child(workdir: Path, mode: str) -> dict[str, Any]:
     report: dict[str, Any] = {}
     try:
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 280)
+        line = await asyncio.wait_for(proc.stdout.readline(), CHILD_BOUND_S)
         report = json.loads(line) if line else {"error": errors.read_text()[-3000:]}
     finally:
         if mode == "submit":

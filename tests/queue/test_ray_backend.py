@@ -32,6 +32,7 @@ from bot.queue import EventKind, JobQueue
 from bot.queue.backend import InProcessBackend
 from bot.queue.ray_backend import RayServeBackend, require_ray
 from bot.storage import JobRepository
+from tests.queue.ray_crash_child import CHILD_BOUND_S
 
 SMALL = Recipe(prompt="a lighthouse at dusk", width=64, height=64, steps=2, seed=11)
 # Long enough that a replica is still rendering when the test kills or cancels it.
@@ -180,7 +181,14 @@ def test_a_remote_cluster_needs_no_ray_in_the_bot() -> None:
 
 # -- on a local Ray instance ---------------------------------------------------------------------
 
-ray_only = pytest.mark.ray
+# Ray's start-up (its processes, then each replica importing torch and loading the model) is
+# most of these tests' time: over a minute on an idle 2-core machine, several on a busy one.
+RAY_STARTUP_BOUND_S = 900
+
+
+def ray_only(test: Any) -> Any:
+    """Marks a test that needs a local Ray instance (``-m ray``), with room for its start-up."""
+    return pytest.mark.ray(pytest.mark.timeout(RAY_STARTUP_BOUND_S)(test))
 
 
 @pytest.fixture(scope="module")
@@ -188,17 +196,14 @@ def serve_base() -> Iterator[str]:
     """One local Ray instance for the module: the app (2 replicas) and a 1-replica app
     serving three model names (the tiny model under each), two of them at once."""
     pytest.importorskip("ray")
-    import logging
-
-    import ray
     from ray import serve
 
     from bot.domain.models import ModelCatalog, ModelSpec
     from bot.inference import ray_cluster as rc
     from bot.inference.ray_serve import RendererConfig
 
-    ray.init(address="local", num_cpus=3, include_dashboard=False,
-             object_store_memory=80 * 2**20, logging_level=logging.WARNING, log_to_driver=False)
+    # The bot's own way to start an instance (its environment matters: Serve's checks).
+    rc.init_local(cpus=3)
     try:
         main = RendererConfig(ModelCatalog([ModelSpec("tiny", device="cpu")]),
                               torch_threads=1, max_batch_size=1)
@@ -380,6 +385,7 @@ async def test_unreachable_renderers_keep_the_job_and_it_resumes(
 
 
 @ray_only
+@pytest.mark.timeout(3 * CHILD_BOUND_S)  # two children, each with its Ray start-up
 async def test_jobs_queued_on_ray_survive_kill_9_and_are_delivered_once(
         tmp_path: Path) -> None:
     from tests.queue.ray_crash_child import run_child

@@ -18,11 +18,13 @@ import pytest
 from bot.config import settings_from_dict
 from bot.domain import Recipe
 from bot.queue.ray_backend import RayServeBackend
+from tests.queue.ray_crash_child import CHILD_BOUND_S
 
 SMALL = Recipe(prompt="a lighthouse at dusk", width=64, height=64, steps=2, seed=11)
 
 
 @pytest.mark.ray
+@pytest.mark.timeout(2 * CHILD_BOUND_S)
 async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
         tmp_path: Path) -> None:
     pytest.importorskip("ray")
@@ -38,7 +40,7 @@ async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
             cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=stderr)
     try:
         assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 280)).decode()
+        line = (await asyncio.wait_for(proc.stdout.readline(), CHILD_BOUND_S)).decode()
         assert "ready at http://127.0.0.1:" in line, errors.read_text()[-3000:]
         address = line.split("ready at ")[1].split()[0]
         settings = settings_from_dict({"backend": {"kind": "ray", "address": address}})
