@@ -91,7 +91,9 @@ async def resume(workdir: Path) -> None:
                 await asyncio.wait_for(events.get(), 0.5)
                 done_events[job_id] += 1
 
-        await asyncio.wait_for(asyncio.gather(*(count(job_id) for job_id in unfinished)), 240)
+        # Ray's start-up and the model's load come first (minutes on a busy machine).
+        await asyncio.wait_for(asyncio.gather(*(count(job_id) for job_id in unfinished)),
+                               CHILD_BOUND_S)
         report: dict[str, Any] = {"jobs": {}, "done_events": {}}
         for job_id in unfinished:
             job = await app.jobs.get(job_id)
@@ -119,7 +121,9 @@ async def run_child(workdir: Path, mode: str) -> dict[str, Any]:
     report: dict[str, Any] = {}
     try:
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), CHILD_BOUND_S)
+        # The resuming child starts Ray, then renders what was left before it reports.
+        bound = CHILD_BOUND_S * (2 if mode == "resume" else 1)
+        line = await asyncio.wait_for(proc.stdout.readline(), bound)
         report = json.loads(line) if line else {"error": errors.read_text()[-3000:]}
     finally:
         if mode == "submit":

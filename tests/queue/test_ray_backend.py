@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -32,7 +31,6 @@ from bot.queue import EventKind, JobQueue
 from bot.queue.backend import InProcessBackend
 from bot.queue.ray_backend import RayServeBackend, require_ray
 from bot.storage import JobRepository
-from tests.queue.ray_crash_child import CHILD_BOUND_S
 
 SMALL = Recipe(prompt="a lighthouse at dusk", width=64, height=64, steps=2, seed=11)
 # Long enough that a replica is still rendering when the test kills or cancels it.
@@ -382,27 +380,6 @@ async def test_unreachable_renderers_keep_the_job_and_it_resumes(
             await relay.down()
     assert done.state is JobState.DONE and done.attempts == 1
     assert not backend.unreachable
-
-
-@ray_only
-@pytest.mark.timeout(3 * CHILD_BOUND_S)  # two children, each with its Ray start-up
-async def test_jobs_queued_on_ray_survive_kill_9_and_are_delivered_once(
-        tmp_path: Path) -> None:
-    from tests.queue.ray_crash_child import run_child
-
-    first = await run_child(tmp_path, "submit")
-    assert "error" not in first, first
-    second = await run_child(tmp_path, "resume")
-    assert "error" not in second, second
-    jobs = second["jobs"]
-    assert sorted(jobs) == sorted(str(i) for i in first["jobs"])
-    assert all(job["state"] == "done" for job in jobs.values()), jobs
-    # The running job's killed run counted; each job has exactly one PNG, delivered once.
-    assert sorted(job["attempts"] for job in jobs.values()) == [1, 1, 2]
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == sorted(
-        Path(job["output"]).name for job in jobs.values())
-    assert second["done_events"] == {job_id: 1 for job_id in jobs}
-    assert json.dumps(second)  # plain data
 
 
 def test_the_bot_side_imports_neither_torch_nor_ray() -> None:
