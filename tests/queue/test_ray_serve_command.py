@@ -24,7 +24,7 @@ SMALL = Recipe(prompt="a lighthouse at dusk", width=64, height=64, steps=2, seed
 
 
 @pytest.mark.ray
-@pytest.mark.timeout(2 * CHILD_BOUND_S)
+@pytest.mark.timeout(3 * CHILD_BOUND_S)  # start-up, one render, shutdown
 async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
         tmp_path: Path) -> None:
     pytest.importorskip("ray")
@@ -53,4 +53,5 @@ async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
         assert result.recipes[0].seed == SMALL.seed and result.images[0].size == (64, 64)
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the renderers are removed, Ray stopped
-        await asyncio.wait_for(proc.wait(), 120)
+        # Serve removes the replicas, then Ray stops: minutes on a busy machine.
+        await asyncio.wait_for(proc.wait(), CHILD_BOUND_S)
