@@ -23,6 +23,8 @@ def serve_renderers(settings: Settings, *, ready: Callable[[str], None],
     try:
         shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
         ready(f"http://{shown}:{port}")
-        (stop or threading.Event()).wait()  # Ctrl-C (KeyboardInterrupt) ends the wait
+        stop = stop or threading.Event()  # without one, Ctrl-C (KeyboardInterrupt) ends it
+        while not stop.wait(1.0):  # woken now and then: a signal handler may set ``stop``
+            pass
     finally:
         ray_cluster.undeploy()

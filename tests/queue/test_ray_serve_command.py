@@ -37,7 +37,9 @@ async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
     with errors.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "serve", "--config", str(config),
-            cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=stderr)
+            cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=stderr,
+            # As in a script's background job: SIGINT ignored. Ctrl-C must work all the same.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), CHILD_BOUND_S)).decode()
@@ -53,5 +55,9 @@ async def test_neurostream_serve_runs_renderers_that_a_bot_reaches_by_url(
         assert result.recipes[0].seed == SMALL.seed and result.images[0].size == (64, 64)
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the renderers are removed, Ray stopped
-        # Serve removes the replicas, then Ray stops: minutes on a busy machine.
-        await asyncio.wait_for(proc.wait(), CHILD_BOUND_S)
+        try:  # Serve removes the replicas, then Ray stops: minutes on a busy machine
+            code = await asyncio.wait_for(proc.wait(), CHILD_BOUND_S)
+        except TimeoutError:
+            proc.kill()  # not left running after the test
+            raise
+    assert code == 0
