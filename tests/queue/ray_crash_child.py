@@ -91,9 +91,10 @@ async def resume(workdir: Path) -> None:
                 await asyncio.wait_for(events.get(), 0.5)
                 done_events[job_id] += 1
 
-        # Ray's start-up and the model's load come first (minutes on a busy machine).
+        # Ray's start-up and the model's load come first, then three 60-step renders on one
+        # CPU replica: beside two busy loops that took 5 min, then 40 s a job.
         await asyncio.wait_for(asyncio.gather(*(count(job_id) for job_id in unfinished)),
-                               CHILD_BOUND_S)
+                               2 * CHILD_BOUND_S)
         report: dict[str, Any] = {"jobs": {}, "done_events": {}}
         for job_id in unfinished:
             job = await app.jobs.get(job_id)
@@ -122,7 +123,7 @@ async def run_child(workdir: Path, mode: str) -> dict[str, Any]:
     try:
         assert proc.stdout is not None
         # The resuming child starts Ray, then renders what was left before it reports.
-        bound = CHILD_BOUND_S * (2 if mode == "resume" else 1)
+        bound = CHILD_BOUND_S * (3 if mode == "resume" else 1)
         line = await asyncio.wait_for(proc.stdout.readline(), bound)
         report = json.loads(line) if line else {"error": errors.read_text()[-3000:]}
     finally:

@@ -16,7 +16,7 @@ from tests.queue.ray_crash_child import CHILD_BOUND_S, run_child
 
 
 @pytest.mark.ray
-@pytest.mark.timeout(4 * CHILD_BOUND_S)  # the submitting child, then the resuming one (twice)
+@pytest.mark.timeout(5 * CHILD_BOUND_S)  # the submitting child, then the resuming one
 async def test_jobs_queued_on_ray_survive_kill_9_and_are_delivered_once(
         tmp_path: Path) -> None:
     pytest.importorskip("ray")
