@@ -22,7 +22,7 @@ from tests.client.conftest import Env
 from tests.client.test_dream import RESULT_TIMEOUT, _is_result, _job_rows, _metadata, _result
 from tests.fake_discord import run_client
 from tests.fake_discord.messages import NONCE_WINDOW_S
-from tests.fake_discord.models import StoredMessage
+from tests.fake_discord.models import RecordedRequest, StoredMessage
 
 PAST_TOKEN = INTERACTION_TOKEN_LIFETIME + 60  # seconds: every token received before is dead
 
@@ -48,6 +48,12 @@ async def _bot_with_clock(env: Env, engine: Any, clock: HostClock
         bot.delivery.clock = clock  # before it starts: recorded jobs are judged at once
         async with run_client(env.fake, bot):
             yield bot
+
+
+def _is_place_edit(request: RecordedRequest) -> bool:
+    """An edit of a waiting message that shows its place in line."""
+    content = (request.json or {}).get("content") or ""
+    return request.method == "PATCH" and "in queue" in content
 
 
 def _channel_results(env: Env) -> list[StoredMessage]:
@@ -113,9 +119,13 @@ async def test_a_token_past_its_lifetime_is_not_used_and_the_result_goes_to_the_
                                       timeout=RESULT_TIMEOUT, what="result posted to the channel")
         await fake.wait_for(lambda: _job_rows_delivered(env)[1] == message.id, timeout=10,
                             what="the delivery recorded")
-    # The bot knew the token was dead: it never tried it (no 401 to fall back from).
-    tried = [r.path for r in fake.requests[since:] if handle.token in r.path]
-    assert tried == []
+    # The bot knew the token was dead: it never tried it (no 401 to fall back from). Only an
+    # edit of alice's place in line that was already on its way when the clock jumped (the
+    # place changes as the job ahead renders) may land after the jump, and only first.
+    tried = [r for r in fake.requests[since:] if handle.token in r.path]
+    if tried and _is_place_edit(tried[0]):
+        tried = tried[1:]
+    assert [(r.method, r.path) for r in tried] == []
     assert f"<@{world.alice.id}>" in message.content and _metadata(message)["prompt"] == "late"
 
 
